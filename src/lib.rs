@@ -1,1 +1,13 @@
-//! stub
+//! Benchtop: a desktop workbench for people who build battery-powered connected devices.
+//!
+//! The crate is the whole application as a library, so that tests and benchmarks build the real thing; the
+//! `benchtop` binary is a thin wrapper around [`cli::run`]. Dependencies point one way:
+//! `firmware_protocol` ← [`model`] ← [`io`] ← [`ui`]; [`sim`] is a device written against the protocol.
+
+pub mod cli;
+pub mod io;
+pub mod model;
+pub mod sim;
+pub mod ui;
+
+pub use firmware_protocol as protocol;

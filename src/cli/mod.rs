@@ -1,0 +1,70 @@
+//! The command line: `benchtop` opens the window; subcommands serve the simulated board and query devices.
+//!
+//! Errors reach the user once, here, as a sentence with its causes; exit code 1 for a failure, 2 for bad
+//! usage (clap's own).
+
+mod info;
+mod sim;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+/// Benchtop: live plots, power traces, payload inspection and provisioning for battery-powered devices.
+#[derive(Debug, Parser)]
+#[command(name = "benchtop", version, about)]
+pub struct Cli {
+    /// Source the window connects to on start (sim, serial:/dev/ttyACM0, tcp:HOST:PORT, …).
+    #[arg(long, default_value = "sim", global = false)]
+    pub source: String,
+    /// What to do; with none, the window opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the simulated board on a pseudo-terminal or TCP until interrupted.
+    Sim(sim::SimArgs),
+    /// Print a device's identity and channels.
+    Info(info::InfoArgs),
+}
+
+/// Parses the command line, runs it, and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("benchtop-io")
+        .enable_all()
+        .build()
+        .context("could not start the I/O runtime")?;
+    match cli.command {
+        None => crate::ui::run(runtime.handle().clone(), &cli.source),
+        Some(Command::Sim(args)) => sim::run(args),
+        Some(Command::Info(args)) => runtime.block_on(info::run(args)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BENCHTOP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,64 @@
+//! `benchtop sim`: serve the simulated board on a new pseudo-terminal (`--pty`) or on TCP (`--tcp ADDR`).
+
+use std::io::Write;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use crate::sim::serve::{PtyServer, TcpServer};
+use crate::sim::{Faults, SimOptions};
+
+/// Options of `benchtop sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Serve on a new pseudo-terminal and print its path (open it as serial:PATH).
+    #[arg(long, conflicts_with = "tcp")]
+    pub pty: bool,
+    /// Serve on TCP at this address, e.g. 127.0.0.1:7000 (port 0 picks a free one; the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<String>,
+    /// Seed of the board's randomness and device id.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Faults to inject: drop-bytes=P, corrupt=P, reset-on-commit, late=DURATION (comma-separated).
+    #[arg(long, default_value = "", value_name = "LIST")]
+    pub faults: String,
+}
+
+/// Serves until interrupted.
+pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    let faults = Faults::parse(&args.faults).context("bad --faults")?;
+    let options = SimOptions {
+        seed: args.seed,
+        faults,
+    };
+    let device_id = crate::sim::board::device_id_for_seed(args.seed);
+    let mut stdout = std::io::stdout();
+    if args.pty {
+        let server = PtyServer::start(options).context("could not create a pseudo-terminal")?;
+        // The path alone on the first line, so scripts can read it.
+        writeln!(stdout, "{}", server.path())?;
+        stdout.flush()?;
+        eprintln!(
+            "simulated board {device_id:016x} on {}; connect with `benchtop info serial:{}`; Ctrl-C stops it",
+            server.path(),
+            server.path()
+        );
+        server.wait().context("the simulated board stopped")?;
+        return Ok(());
+    }
+    if let Some(address) = args.tcp {
+        let server = TcpServer::start(&address, options)
+            .with_context(|| format!("could not listen on {address}"))?;
+        writeln!(stdout, "{}", server.address())?;
+        stdout.flush()?;
+        eprintln!(
+            "simulated board {device_id:016x} on tcp:{}; connect with `benchtop info tcp:{}`; Ctrl-C stops it",
+            server.address(),
+            server.address()
+        );
+        server.wait();
+        return Ok(());
+    }
+    bail!("say where to serve the board: --pty or --tcp 127.0.0.1:7000")
+}

@@ -1,0 +1,10 @@
+//! Background I/O: links that move bytes (serial, TCP, in-process simulated board), the postcard-rpc wire
+//! that frames them, and the device session on top. Nothing here blocks the UI: blocking reads run on named
+//! threads, everything else on the tokio runtime, and results travel on bounded channels.
+
+pub mod link;
+pub mod session;
+pub mod wire;
+
+pub use link::{Link, LinkError, LinkStats, LinkStatsSnapshot};
+pub use session::{Session, SessionError, SessionOptions, Telemetry, TelemetryStream};

@@ -1,0 +1,109 @@
+//! The postcard-rpc wire over a [`Link`](super::Link): COBS+CRC frames from `firmware-protocol` on the way
+//! out, a [`FrameDecoder`] on the way in, and the link's counters updated as frames pass.
+//!
+//! postcard-rpc's `HostClient` does the request/response matching and topic subscriptions on top of this;
+//! its own serial transport uses plain COBS without a CRC, which is why Benchtop brings its own wire.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use firmware_protocol::{FrameDecoder, MAX_ENCODED_FRAME_LEN, encode_frame};
+use postcard_rpc::host_client::{WireRx, WireSpawn, WireTx};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use super::link::LinkStats;
+
+/// The link is gone.
+#[derive(Debug, Error)]
+pub enum WireError {
+    /// The device or its transport went away.
+    #[error("the link to the device closed")]
+    Closed,
+    /// A message too long for one frame.
+    #[error("message too long for a frame: {0}")]
+    Frame(firmware_protocol::FrameError),
+}
+
+/// Sending half.
+pub struct FramedTx {
+    outgoing: mpsc::Sender<Vec<u8>>,
+}
+
+impl FramedTx {
+    /// Frames go to `outgoing`.
+    pub fn new(outgoing: mpsc::Sender<Vec<u8>>) -> Self {
+        Self { outgoing }
+    }
+}
+
+impl WireTx for FramedTx {
+    type Error = WireError;
+
+    async fn send(&mut self, data: Vec<u8>) -> Result<(), Self::Error> {
+        let mut frame = vec![0u8; MAX_ENCODED_FRAME_LEN];
+        let len = encode_frame(&data, &mut frame).map_err(WireError::Frame)?;
+        frame.truncate(len);
+        self.outgoing
+            .send(frame)
+            .await
+            .map_err(|_| WireError::Closed)
+    }
+}
+
+/// Receiving half.
+pub struct FramedRx {
+    incoming: mpsc::Receiver<Vec<u8>>,
+    decoder: Box<FrameDecoder>,
+    ready: VecDeque<Vec<u8>>,
+    stats: Arc<LinkStats>,
+}
+
+impl FramedRx {
+    /// Frames come from `incoming`; counters go to `stats`.
+    pub fn new(incoming: mpsc::Receiver<Vec<u8>>, stats: Arc<LinkStats>) -> Self {
+        Self {
+            incoming,
+            decoder: Box::new(FrameDecoder::new()),
+            ready: VecDeque::new(),
+            stats,
+        }
+    }
+}
+
+impl WireRx for FramedRx {
+    type Error = WireError;
+
+    async fn receive(&mut self) -> Result<Vec<u8>, Self::Error> {
+        loop {
+            if let Some(frame) = self.ready.pop_front() {
+                return Ok(frame);
+            }
+            let chunk = self.incoming.recv().await.ok_or(WireError::Closed)?;
+            let ready = &mut self.ready;
+            self.decoder
+                .feed(&chunk, |payload| ready.push_back(payload.to_vec()));
+            let stats = self.decoder.stats();
+            self.stats.frames_rx.store(stats.frames, Ordering::Relaxed);
+            self.stats
+                .bad_checksums
+                .store(stats.bad_checksums, Ordering::Relaxed);
+            self.stats
+                .malformed_frames
+                .store(stats.malformed_frames, Ordering::Relaxed);
+            self.stats
+                .discarded_bytes
+                .store(stats.discarded_bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Spawns postcard-rpc's workers on the current tokio runtime.
+pub struct TokioSpawn;
+
+impl WireSpawn for TokioSpawn {
+    fn spawn(&mut self, fut: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(fut);
+    }
+}

@@ -1,0 +1,236 @@
+//! Source strings: one string names where data comes from, the same in the GUI, the CLI and settings.
+//!
+//! `sim`, `sim:seed=7,faults=corrupt=0.01`, `serial:/dev/ttyACM0?baud=115200`, `serial:auto`,
+//! `tcp:127.0.0.1:7000`; and the kinds later parts of Benchtop open (`ble:`, `ppk2:`, `mqtt://`, `coap://`,
+//! `file:`), which parse here so that the error can say they are not available yet rather than "unknown".
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Default serial baud rate.
+pub const DEFAULT_BAUD: u32 = 115_200;
+
+/// Where a device is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The simulated board, in process.
+    Sim {
+        /// Seed (device id and noise).
+        seed: u64,
+        /// Fault list, as `benchtop sim --faults` takes it.
+        faults: String,
+    },
+    /// A serial port.
+    Serial {
+        /// Port path, or `None` for the first USB serial port found.
+        path: Option<String>,
+        /// Baud rate.
+        baud: u32,
+    },
+    /// A TCP board.
+    Tcp {
+        /// `host:port`.
+        address: String,
+    },
+    /// A kind of source Benchtop names but this build does not open yet.
+    Other {
+        /// The kind (`ble`, `ppk2`, `mqtt`, `coap`, `file`).
+        kind: &'static str,
+        /// The rest of the string.
+        target: String,
+    },
+}
+
+/// A source string that could not be read.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SourceError {
+    /// No known prefix.
+    #[error(
+        "`{0}` is not a source; use sim, serial:PATH, serial:auto, tcp:HOST:PORT, ble:NAME, ppk2:auto, mqtt://…, coap://… or file:PATH"
+    )]
+    Unknown(String),
+    /// A known prefix with a bad value.
+    #[error("bad source `{text}`: {reason}")]
+    Bad {
+        /// The whole string.
+        text: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Source {
+    /// Parses a source string.
+    pub fn parse(text: &str) -> Result<Self, SourceError> {
+        let text = text.trim();
+        let bad = |reason: &str| SourceError::Bad {
+            text: text.to_string(),
+            reason: reason.to_string(),
+        };
+        if text == "sim" {
+            return Ok(Source::Sim {
+                seed: 0,
+                faults: String::new(),
+            });
+        }
+        if let Some(rest) = text.strip_prefix("sim:") {
+            return parse_sim(rest).map_err(|reason| bad(&reason));
+        }
+        if let Some(rest) = text.strip_prefix("serial:") {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let mut baud = DEFAULT_BAUD;
+            for (key, value) in query
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.split_once('='))
+            {
+                match key {
+                    "baud" => {
+                        baud = value
+                            .parse()
+                            .map_err(|_| bad("baud must be a number, e.g. baud=115200"))?
+                    }
+                    other => {
+                        return Err(bad(&format!("unknown option `{other}`; serial takes baud")));
+                    }
+                }
+            }
+            if path.is_empty() {
+                return Err(bad("give a port path (serial:/dev/ttyACM0) or serial:auto"));
+            }
+            let path = (path != "auto").then(|| path.to_string());
+            return Ok(Source::Serial { path, baud });
+        }
+        if let Some(address) = text.strip_prefix("tcp:") {
+            if address
+                .rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+            {
+                return Err(bad("give host:port, e.g. tcp:127.0.0.1:7000"));
+            }
+            return Ok(Source::Tcp {
+                address: address.to_string(),
+            });
+        }
+        for (prefix, kind) in [
+            ("ble:", "ble"),
+            ("ppk2:", "ppk2"),
+            ("mqtt://", "mqtt"),
+            ("coap://", "coap"),
+            ("file:", "file"),
+        ] {
+            if let Some(target) = text.strip_prefix(prefix) {
+                return Ok(Source::Other {
+                    kind,
+                    target: target.to_string(),
+                });
+            }
+        }
+        Err(SourceError::Unknown(text.to_string()))
+    }
+}
+
+fn parse_sim(options: &str) -> Result<Source, String> {
+    let mut seed = 0;
+    let mut faults = String::new();
+    // `faults=` takes the rest of the string, since a fault list itself contains commas and `=`.
+    let (head, fault_list) = match options.find("faults=") {
+        Some(at) => (&options[..at], Some(&options[at + "faults=".len()..])),
+        None => (options, None),
+    };
+    for part in head.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some(("seed", value)) => {
+                seed = value
+                    .parse()
+                    .map_err(|_| "seed must be a number".to_string())?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown option `{part}`; sim takes seed=N and faults=LIST"
+                ));
+            }
+        }
+    }
+    // The list itself is checked where the board is built.
+    if let Some(list) = fault_list {
+        faults = list.to_string();
+    }
+    Ok(Source::Sim { seed, faults })
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Sim { seed: 0, faults } if faults.is_empty() => f.write_str("sim"),
+            Source::Sim { seed, faults } if faults.is_empty() => write!(f, "sim:seed={seed}"),
+            Source::Sim { seed, faults } => write!(f, "sim:seed={seed},faults={faults}"),
+            Source::Serial { path, baud } => {
+                write!(f, "serial:{}", path.as_deref().unwrap_or("auto"))?;
+                if *baud != DEFAULT_BAUD {
+                    write!(f, "?baud={baud}")?;
+                }
+                Ok(())
+            }
+            Source::Tcp { address } => write!(f, "tcp:{address}"),
+            Source::Other { kind, target } => match *kind {
+                "mqtt" | "coap" => write!(f, "{kind}://{target}"),
+                _ => write!(f, "{kind}:{target}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms_and_prints_them_back() {
+        for text in [
+            "sim",
+            "sim:seed=7",
+            "sim:seed=7,faults=corrupt=0.01,late=20ms",
+            "serial:/dev/ttyACM0",
+            "serial:/dev/ttyACM0?baud=9600",
+            "serial:auto",
+            "tcp:127.0.0.1:7000",
+            "ble:env-sensor",
+            "ppk2:auto",
+            "mqtt://127.0.0.1:1883/sensors/data/+/temperature",
+            "coap://127.0.0.1/temperature",
+            "file:trace.btr",
+        ] {
+            let source = Source::parse(text).unwrap();
+            assert_eq!(source.to_string(), text);
+        }
+        assert_eq!(
+            Source::parse("serial:/dev/pts/5?baud=9600").unwrap(),
+            Source::Serial {
+                path: Some("/dev/pts/5".into()),
+                baud: 9600
+            }
+        );
+    }
+
+    #[test]
+    fn bad_sources_say_what_is_wrong() {
+        assert!(matches!(
+            Source::parse("usb:3"),
+            Err(SourceError::Unknown(_))
+        ));
+        assert!(matches!(
+            Source::parse("tcp:localhost"),
+            Err(SourceError::Bad { .. })
+        ));
+        assert!(matches!(
+            Source::parse("serial:/dev/x?baud=fast"),
+            Err(SourceError::Bad { .. })
+        ));
+        assert!(matches!(
+            Source::parse("sim:colour=red"),
+            Err(SourceError::Bad { .. })
+        ));
+    }
+}
