@@ -7,8 +7,10 @@
 
 use crc::{CRC_32_ISCSI, Crc};
 
-/// Largest payload (postcard-rpc header + body) a frame may carry, in bytes.
-pub const MAX_PAYLOAD_LEN: usize = 1024;
+/// Largest payload (postcard-rpc header + body) a frame may carry, in bytes. Sized for the largest schema
+/// message (the description of `Result<ConfigView, DeviceError>`, about 1 KiB) with room to grow; telemetry
+/// batches stay well under it.
+pub const MAX_PAYLOAD_LEN: usize = 1536;
 /// Bytes of CRC at the end of each decoded frame.
 pub const CRC_LEN: usize = 4;
 /// Largest frame on the wire, delimiter included.

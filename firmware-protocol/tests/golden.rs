@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Golden bytes: the exact wire form of every message, key and frame. A change to the wire format shows up
 //! here as a failing test and must be a deliberate diff of `tests/golden/wire.txt`
 //! (regenerate with `UPDATE_GOLDEN=1 cargo test -p firmware-protocol --test golden`).

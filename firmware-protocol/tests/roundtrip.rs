@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Property tests: every message survives encode → frame → decode, and the frame decoder survives anything.
 
 mod common;
@@ -299,4 +300,18 @@ fn secrets_stay_out_of_debug_output() {
     let text = format!("{:?}", common::config());
     assert!(text.contains("<secret>"));
     assert!(!text.contains("hunter2"));
+}
+
+#[test]
+fn every_schema_message_fits_a_frame() {
+    let mut writer = FrameWriter::new();
+    let totals = firmware_protocol::firmware::for_each_schema_message(|message| {
+        writer
+            .topic_raw(firmware_protocol::firmware::SCHEMA_DATA_KEY, &message)
+            .is_ok()
+    });
+    assert_eq!(totals.errors, 0, "{totals:?}");
+    assert!(
+        totals.types_sent > 20 && totals.endpoints_sent == ENDPOINT_LIST.endpoints.len() as u32
+    );
 }

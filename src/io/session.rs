@@ -177,6 +177,11 @@ impl Session {
         Ok(session)
     }
 
+    /// The postcard-rpc client underneath, for requests this session has no method for.
+    pub fn client(&self) -> &HostClient<WireError> {
+        &self.client
+    }
+
     /// What the device said about itself on connect.
     pub fn info(&self) -> &DeviceInfo {
         &self.info

@@ -212,8 +212,10 @@ impl SimBoard {
         let mut payloads = Vec::new();
         self.decoder
             .feed(bytes, |payload| payloads.push(payload.to_vec()));
+        let resets = self.counters.resets;
         for payload in payloads {
-            if self.reset_pending {
+            // After a reset, the rest of what arrived went to a board that was not listening.
+            if self.reset_pending || self.counters.resets != resets {
                 break;
             }
             self.handle(&payload, now_us);
@@ -223,6 +225,10 @@ impl SimBoard {
     /// Advances the board to `now_us` and appends what it sends to `out`.
     pub fn poll(&mut self, now_us: u64, out: &mut Vec<u8>) {
         if self.reset_pending {
+            // A requested reboot: the acknowledgement (and whatever was queued before it) goes out first.
+            while let Some((_, frame)) = self.outbox.pop_front() {
+                self.transmit(&frame, out);
+            }
             self.reset(now_us, "reset");
         }
         self.sample(now_us);
@@ -466,7 +472,7 @@ impl SimBoard {
                 if let Some(staged) = &self.staged {
                     self.storage.write(self.generation + 1, staged, true);
                 }
-                self.reset_pending = true;
+                self.reset(now_us, "power loss during commit");
                 return;
             }
             reply!(ConfigCommitEndpoint, self.commit(commit, now_us));

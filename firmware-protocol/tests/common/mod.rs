@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Sample messages shared by the golden-bytes and round-trip tests.
 #![allow(dead_code)]
 
@@ -70,10 +71,11 @@ pub fn mqtt() -> MqttConfig {
 }
 
 pub fn config() -> Config {
-    let mut config = Config::default();
-    config.lorawan = lorawan();
-    config.mqtt = mqtt();
-    config
+    Config {
+        lorawan: lorawan(),
+        mqtt: mqtt(),
+        ..Default::default()
+    }
 }
 
 pub fn sample_batch() -> SampleBatch {
