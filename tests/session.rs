@@ -60,10 +60,10 @@ async fn streaming_can_be_switched_and_rate_changed() {
         .unwrap();
     let mut fast = None;
     while fast.is_none() {
-        if let Telemetry::Current { batch, .. } = telemetry.rx.recv().await.unwrap() {
-            if batch.sample_period_ns == 10_000 {
-                fast = Some(batch);
-            }
+        if let Telemetry::Current { batch, .. } = telemetry.rx.recv().await.unwrap()
+            && batch.sample_period_ns == 10_000
+        {
+            fast = Some(batch);
         }
     }
     assert_eq!(
@@ -118,15 +118,14 @@ async fn reboot_and_identify_are_logged() {
     session.reboot().await.unwrap();
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        if let Telemetry::Log { line, .. } =
-            tokio::time::timeout(Duration::from_secs(2), telemetry.rx.recv())
-                .await
-                .unwrap()
-                .unwrap()
+        let message = tokio::time::timeout(Duration::from_secs(2), telemetry.rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Telemetry::Log { line, .. } = message
+            && (line.text.starts_with("identify") || line.text.starts_with("booted (reset)"))
         {
-            if line.text.starts_with("identify") || line.text.starts_with("booted (reset)") {
-                seen.push(line.text.to_string());
-            }
+            seen.push(line.text.to_string());
         }
     }
     assert_eq!(
