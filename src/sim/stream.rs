@@ -103,16 +103,22 @@ impl ChannelStream {
 mod tests {
     use super::*;
 
+    /// Samples taken and batches flushed up to `now_ns`, with the dropped counts the batches reported.
     fn drain(stream: &mut ChannelStream, now_ns: u64) -> (Vec<u64>, usize) {
-        let (mut samples, mut flushes) = (Vec::new(), 0);
+        let (samples, flushes, _) = drain_counting(stream, now_ns);
+        (samples, flushes)
+    }
+
+    fn drain_counting(stream: &mut ChannelStream, now_ns: u64) -> (Vec<u64>, usize, u64) {
+        let (mut samples, mut flushes, mut dropped) = (Vec::new(), 0, 0);
         loop {
             match stream.next(now_ns) {
                 Due::Sample { index, .. } => samples.push(index),
                 Due::Flush => {
                     flushes += 1;
-                    stream.take_batch();
+                    dropped += stream.take_batch().1;
                 }
-                Due::Idle => return (samples, flushes),
+                Due::Idle => return (samples, flushes, dropped),
             }
         }
     }
