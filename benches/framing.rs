@@ -16,7 +16,8 @@ fn one_second_of_frames() -> (Vec<u8>, usize) {
     let mut stream = Vec::new();
     let batches = 100_000 / CURRENT_BATCH_MAX_SAMPLES;
     for i in 0..batches {
-        let values = (0..CURRENT_BATCH_MAX_SAMPLES).map(|k| 10_000 + ((i * 31 + k * 7) % 120_000_000) as u32);
+        let values = (0..CURRENT_BATCH_MAX_SAMPLES)
+            .map(|k| 10_000 + ((i * 31 + k * 7) % 120_000_000) as u32);
         let batch = CurrentBatch {
             channel_id: 3,
             first_sample_time_us: (i * CURRENT_BATCH_MAX_SAMPLES * 10) as u64,
@@ -67,16 +68,13 @@ fn simulate(c: &mut Criterion) {
     group.bench_function("simulated board: 1 s at 100 kS/s current", |b| {
         b.iter(|| {
             let mut board = SimBoard::new(SimOptions::default(), 0);
-            board.receive(
-                &FrameWriter::new()
-                    .topic_raw(
-                        <firmware_protocol::StreamingSetEndpoint as postcard_rpc::Endpoint>::REQ_KEY,
-                        &firmware_protocol::StreamingConfig { enabled: true, current_rate_hz: 100_000 },
-                    )
-                    .unwrap()
-                    .to_vec(),
-                0,
-            );
+            let mut host = FrameWriter::new();
+            let streaming = firmware_protocol::StreamingConfig {
+                enabled: true,
+                current_rate_hz: 100_000,
+            };
+            let key = <firmware_protocol::StreamingSetEndpoint as postcard_rpc::Endpoint>::REQ_KEY;
+            board.receive(host.topic_raw(key, &streaming).unwrap(), 0);
             let mut out = Vec::new();
             for ms in (0..1000).step_by(10) {
                 board.poll(ms * 1000, &mut out);

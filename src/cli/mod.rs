@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "benchtop", version, about)]
 pub struct Cli {
     /// Source the window connects to on start (sim, serial:/dev/ttyACM0, tcp:HOST:PORT, …).
-    #[arg(long, default_value = "sim", global = false)]
+    #[arg(long, default_value = "sim")]
     pub source: String,
     /// What to do; with none, the window opens.
     #[command(subcommand)]

@@ -75,10 +75,12 @@ impl LinkStats {
             dropped_messages: get(&self.dropped_messages),
         }
     }
+}
 
+impl LinkStatsSnapshot {
     /// Frames lost to corruption of any kind.
     pub fn decode_errors(&self) -> u64 {
-        self.bad_checksums.load(Ordering::Relaxed) + self.malformed_frames.load(Ordering::Relaxed)
+        self.bad_checksums + self.malformed_frames
     }
 }
 
@@ -316,25 +318,20 @@ struct ChannelPort {
 }
 
 impl Read for ChannelPort {
+    /// Waits at most one poll interval, like a serial port's read timeout.
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.pending.is_empty() {
-            let deadline = Instant::now() + crate::sim::serve::POLL_INTERVAL;
-            loop {
-                match self.rx.try_recv() {
-                    Ok(bytes) => {
-                        self.stats
-                            .bytes_tx
-                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        self.pending = bytes;
-                        break;
-                    }
-                    Err(mpsc::error::TryRecvError::Disconnected) => return Ok(0),
-                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => {
-                        return Err(std::io::ErrorKind::TimedOut.into());
-                    }
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        std::thread::sleep(Duration::from_micros(200))
-                    }
+            match self.rx.try_recv() {
+                Ok(bytes) => {
+                    self.stats
+                        .bytes_tx
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    self.pending = bytes;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return Ok(0),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(crate::sim::serve::POLL_INTERVAL);
+                    return Err(std::io::ErrorKind::TimedOut.into());
                 }
             }
         }

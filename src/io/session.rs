@@ -159,22 +159,20 @@ impl Session {
             ERROR_PATH,
             LINK_OUTGOING_DEPTH,
         );
-        let mut session = Session {
-            client,
-            info: placeholder_info(),
-            stats,
-            options,
-            _closer: closer,
-        };
-        let info = session.request::<DeviceInfoEndpoint>(&()).await?;
+        let info = send::<DeviceInfoEndpoint>(&client, options, &()).await?;
         if info.protocol_version != PROTOCOL_VERSION {
             return Err(SessionError::ProtocolMismatch {
                 device: info.protocol_version,
                 host: PROTOCOL_VERSION,
             });
         }
-        session.info = info;
-        Ok(session)
+        Ok(Session {
+            client,
+            info,
+            stats,
+            options,
+            _closer: closer,
+        })
     }
 
     /// The postcard-rpc client underneath, for requests this session has no method for.
@@ -204,39 +202,7 @@ impl Session {
         E::Request: Serialize + postcard_schema::Schema,
         E::Response: DeserializeOwned + postcard_schema::Schema,
     {
-        let attempts = self.options.attempts.max(1);
-        for _ in 0..attempts {
-            match tokio::time::timeout(self.options.timeout, self.client.send_resp::<E>(request))
-                .await
-            {
-                Err(_elapsed) => continue,
-                Ok(Ok(response)) => return Ok(response),
-                Ok(Err(HostErr::Closed)) => return Err(SessionError::Closed),
-                Ok(Err(HostErr::Wire(error))) => {
-                    return Err(SessionError::Wire {
-                        endpoint: E::PATH,
-                        error,
-                    });
-                }
-                Ok(Err(HostErr::Postcard(e))) => {
-                    return Err(SessionError::BadResponse {
-                        endpoint: E::PATH,
-                        reason: e.to_string(),
-                    });
-                }
-                Ok(Err(HostErr::BadResponse)) => {
-                    return Err(SessionError::BadResponse {
-                        endpoint: E::PATH,
-                        reason: "unexpected answer".into(),
-                    });
-                }
-            }
-        }
-        Err(SessionError::Timeout {
-            endpoint: E::PATH,
-            attempts,
-            timeout_ms: self.options.timeout.as_millis() as u64,
-        })
+        send::<E>(&self.client, self.options, request).await
     }
 
     /// Sends a request whose answer is `Result<T, DeviceError>` and flattens the device's refusal.
@@ -397,17 +363,46 @@ const LINK_OUTGOING_DEPTH: usize = 64;
 /// Messages postcard-rpc buffers per topic before the forwarding task takes them.
 const TOPIC_QUEUE_DEPTH: usize = 256;
 
-fn placeholder_info() -> DeviceInfo {
-    DeviceInfo {
-        protocol_version: 0,
-        device_id: 0,
-        firmware_version: FirmwareVersion {
-            major: 0,
-            minor: 0,
-            patch: 0,
-        },
-        hardware_revision: heapless::String::new(),
-        capabilities: Capabilities::empty(),
-        channels: heapless::Vec::new(),
+/// Sends a request and waits for its answer, sending it again after each timeout.
+async fn send<E>(
+    client: &HostClient<WireError>,
+    options: SessionOptions,
+    request: &E::Request,
+) -> Result<E::Response, SessionError>
+where
+    E: Endpoint,
+    E::Request: Serialize + postcard_schema::Schema,
+    E::Response: DeserializeOwned + postcard_schema::Schema,
+{
+    let attempts = options.attempts.max(1);
+    for _ in 0..attempts {
+        match tokio::time::timeout(options.timeout, client.send_resp::<E>(request)).await {
+            Err(_elapsed) => continue,
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(HostErr::Closed)) => return Err(SessionError::Closed),
+            Ok(Err(HostErr::Wire(error))) => {
+                return Err(SessionError::Wire {
+                    endpoint: E::PATH,
+                    error,
+                });
+            }
+            Ok(Err(HostErr::Postcard(e))) => {
+                return Err(SessionError::BadResponse {
+                    endpoint: E::PATH,
+                    reason: e.to_string(),
+                });
+            }
+            Ok(Err(HostErr::BadResponse)) => {
+                return Err(SessionError::BadResponse {
+                    endpoint: E::PATH,
+                    reason: "unexpected answer".into(),
+                });
+            }
+        }
     }
+    Err(SessionError::Timeout {
+        endpoint: E::PATH,
+        attempts,
+        timeout_ms: options.timeout.as_millis() as u64,
+    })
 }

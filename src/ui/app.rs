@@ -89,32 +89,35 @@ impl BenchtopApp {
     }
 
     fn apply_telemetry(&mut self, telemetry: Telemetry) {
-        let Connection::Connected { info, .. } = &self.connection else {
-            return;
-        };
-        let position = |id: u8| info.channels.iter().position(|c| c.id == id);
-        match telemetry {
-            Telemetry::Samples { batch, .. } => {
-                if let (Some(i), Some(&raw)) = (position(batch.channel_id), batch.values.last()) {
-                    let descriptor = &info.channels[i];
-                    self.channels[i].latest = Some(descriptor.physical(i64::from(raw)));
-                    self.channels[i].samples += batch.values.len() as u64;
-                }
-            }
-            Telemetry::Current { batch, .. } => {
-                if let (Some(i), Some(&raw)) = (position(batch.channel_id), batch.values.last()) {
-                    let descriptor = &info.channels[i];
-                    self.channels[i].latest = Some(descriptor.physical(i64::from(raw)));
-                    self.channels[i].samples += batch.values.len() as u64;
-                }
-            }
+        let (channel_id, last_raw, count) = match telemetry {
+            Telemetry::Samples { batch, .. } => (
+                batch.channel_id,
+                batch.values.last().map(|&v| i64::from(v)),
+                batch.values.len(),
+            ),
+            Telemetry::Current { batch, .. } => (
+                batch.channel_id,
+                batch.values.last().map(|&v| i64::from(v)),
+                batch.values.len(),
+            ),
             Telemetry::Log { line, .. } => {
                 if self.log.len() == LOG_LINES_KEPT {
                     self.log.pop_front();
                 }
                 self.log.push_back(line);
+                return;
             }
+        };
+        let Connection::Connected { info, .. } = &self.connection else {
+            return;
+        };
+        let Some(i) = info.channels.iter().position(|c| c.id == channel_id) else {
+            return;
+        };
+        if let Some(raw) = last_raw {
+            self.channels[i].latest = Some(info.channels[i].physical(raw));
         }
+        self.channels[i].samples += count as u64;
     }
 
     fn device_ui(&self, ui: &mut egui::Ui) {
@@ -151,7 +154,7 @@ impl BenchtopApp {
                     "Received {} bytes in {} frames · {} decode errors · {} bytes discarded · {} messages dropped",
                     s.bytes_rx,
                     s.frames_rx,
-                    s.bad_checksums + s.malformed_frames,
+                    s.decode_errors(),
                     s.discarded_bytes,
                     s.dropped_messages
                 ));
