@@ -9,11 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui::{self, RichText};
-use firmware_protocol::{ChannelDescriptor, DeviceInfo, LogLine};
+use firmware_protocol::{DeviceInfo, LogLine};
 use tokio::sync::mpsc;
 
+use super::plot::{self, PlotState, WINDOWS_S};
 use super::theme;
 use crate::io::{LinkStats, Session, SessionOptions, Telemetry};
+use crate::model::live::LiveDevice;
+use crate::model::series::SeriesLimits;
 use crate::model::source::Source;
 
 /// Events the I/O side sends to the window.
@@ -34,16 +37,11 @@ pub enum Event {
 enum Connection {
     Connecting,
     Connected {
-        info: Box<DeviceInfo>,
+        device: Box<LiveDevice>,
+        plots: PlotState,
         stats: Arc<LinkStats>,
     },
     Failed(String),
-}
-
-#[derive(Default, Clone, Copy)]
-struct ChannelState {
-    latest: Option<f64>,
-    samples: u64,
 }
 
 /// Log lines kept.
@@ -58,8 +56,9 @@ pub struct BenchtopApp {
     source: String,
     events: mpsc::Receiver<Event>,
     connection: Connection,
-    channels: Vec<ChannelState>,
     log: VecDeque<LogLine>,
+    /// Zero of the host timeline that plots use.
+    started: Instant,
 }
 
 impl BenchtopApp {
@@ -72,16 +71,41 @@ impl BenchtopApp {
             source: source_text,
             events,
             connection: Connection::Connecting,
-            channels: Vec::new(),
             log: VecDeque::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether the plots are paused; `None` until a device is connected.
+    pub fn paused(&self) -> Option<bool> {
+        match &self.connection {
+            Connection::Connected { plots, .. } => Some(plots.paused_at_s.is_some()),
+            _ => None,
+        }
+    }
+
+    /// Samples received so far over all channels of the connected device.
+    pub fn samples_received(&self) -> u64 {
+        match &self.connection {
+            Connection::Connected { device, .. } => device
+                .channels
+                .iter()
+                .map(|c| c.series.samples_total())
+                .sum(),
+            _ => 0,
         }
     }
 
     fn apply(&mut self, event: Event) {
         match event {
             Event::Connected { info, stats } => {
-                self.channels = vec![ChannelState::default(); info.channels.len()];
-                self.connection = Connection::Connected { info, stats };
+                let device = Box::new(LiveDevice::new(*info, SeriesLimits::default()));
+                let plots = PlotState::for_device(&device);
+                self.connection = Connection::Connected {
+                    device,
+                    plots,
+                    stats,
+                };
             }
             Event::Failed(message) => self.connection = Connection::Failed(message),
             Event::Telemetry(telemetry) => self.apply_telemetry(telemetry),
@@ -89,77 +113,110 @@ impl BenchtopApp {
     }
 
     fn apply_telemetry(&mut self, telemetry: Telemetry) {
-        let (channel_id, last_raw, count) = match telemetry {
-            Telemetry::Samples { batch, .. } => (
-                batch.channel_id,
-                batch.values.last().map(|&v| i64::from(v)),
-                batch.values.len(),
-            ),
-            Telemetry::Current { batch, .. } => (
-                batch.channel_id,
-                batch.values.last().map(|&v| i64::from(v)),
-                batch.values.len(),
-            ),
-            Telemetry::Log { line, .. } => {
-                if self.log.len() == LOG_LINES_KEPT {
-                    self.log.pop_front();
-                }
-                self.log.push_back(line);
-                return;
+        let host_s = |at: Instant| at.saturating_duration_since(self.started).as_secs_f64();
+        if let Telemetry::Log { line, .. } = telemetry {
+            if self.log.len() == LOG_LINES_KEPT {
+                self.log.pop_front();
             }
-        };
-        let Connection::Connected { info, .. } = &self.connection else {
+            self.log.push_back(line);
             return;
-        };
-        let Some(i) = info.channels.iter().position(|c| c.id == channel_id) else {
-            return;
-        };
-        if let Some(raw) = last_raw {
-            self.channels[i].latest = Some(info.channels[i].physical(raw));
         }
-        self.channels[i].samples += count as u64;
+        let Connection::Connected { device, .. } = &mut self.connection else {
+            return;
+        };
+        match telemetry {
+            Telemetry::Samples { batch, received_at } => {
+                device.ingest_samples(&batch, host_s(received_at))
+            }
+            Telemetry::Current { batch, received_at } => {
+                device.ingest_current(&batch, host_s(received_at))
+            }
+            Telemetry::Log { .. } => {}
+        }
     }
 
-    fn device_ui(&self, ui: &mut egui::Ui) {
-        match &self.connection {
+    fn device_ui(&mut self, ui: &mut egui::Ui) {
+        match &mut self.connection {
             Connection::Connecting => {
                 ui.colored_label(theme::PENDING, format!("Connecting to {}…", self.source));
             }
             Connection::Failed(message) => {
                 ui.colored_label(theme::ERROR, format!("{}: {message}", self.source));
             }
-            Connection::Connected { info, stats } => {
-                let v = info.firmware_version;
-                ui.horizontal(|ui| {
-                    ui.colored_label(theme::OK, "●");
-                    ui.heading(format!("Device {:016x}", info.device_id));
-                });
-                ui.label(
-                    RichText::new(format!(
-                        "{}  ·  firmware {}.{}.{}  ·  hardware {}  ·  protocol {}",
-                        self.source,
-                        v.major,
-                        v.minor,
-                        v.patch,
-                        info.hardware_revision,
-                        info.protocol_version
-                    ))
-                    .color(theme::MUTED),
-                );
-                ui.add_space(theme::SECTION_SPACING);
-                channels_ui(ui, &info.channels, &self.channels);
-                ui.add_space(theme::SECTION_SPACING);
-                let s = stats.snapshot();
-                ui.label(format!(
-                    "Received {} bytes in {} frames · {} decode errors · {} bytes discarded · {} messages dropped",
-                    s.bytes_rx,
-                    s.frames_rx,
-                    s.decode_errors(),
-                    s.discarded_bytes,
-                    s.dropped_messages
-                ));
+            Connection::Connected {
+                device,
+                plots,
+                stats,
+            } => {
+                toolbar_ui(ui, device, plots);
+                if let Some(t) = plot::plots_ui(ui, device, plots) {
+                    plot::readout_ui(ui, device, plots, t);
+                }
+                let _ = stats;
             }
         }
+    }
+
+    fn side_ui(&mut self, ui: &mut egui::Ui) {
+        let Connection::Connected {
+            device,
+            plots,
+            stats,
+        } = &mut self.connection
+        else {
+            ui.label(RichText::new("No device").color(theme::MUTED));
+            return;
+        };
+        let info = &device.info;
+        let v = info.firmware_version;
+        ui.horizontal(|ui| {
+            ui.colored_label(theme::OK, "Connected");
+            ui.strong(format!("{:016x}", info.device_id));
+        });
+        ui.label(
+            RichText::new(format!(
+                "{} · firmware {}.{}.{} · {}",
+                self.source, v.major, v.minor, v.patch, info.hardware_revision
+            ))
+            .color(theme::MUTED),
+        );
+        ui.add_space(theme::SECTION_SPACING);
+        egui::Grid::new("channels")
+            .num_columns(3)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                for (i, channel) in device.channels.iter().enumerate() {
+                    let mut shown = plots.visible.get(i).copied().unwrap_or(true);
+                    let name = RichText::new(channel.descriptor.name.as_str())
+                        .color(plot::channel_color(i));
+                    if ui.checkbox(&mut shown, name).changed()
+                        && let Some(slot) = plots.visible.get_mut(i)
+                    {
+                        *slot = shown;
+                    }
+                    let latest = channel
+                        .series
+                        .last()
+                        .map_or_else(|| "–".to_string(), |(_, v)| format!("{v:.3}"));
+                    ui.monospace(latest);
+                    ui.label(channel.descriptor.unit.as_str());
+                    ui.end_row();
+                }
+            });
+        ui.add_space(theme::SECTION_SPACING);
+        let s = stats.snapshot();
+        ui.label(RichText::new("Link").strong());
+        ui.label(format!("{} bytes, {} frames", s.bytes_rx, s.frames_rx));
+        ui.label(format!(
+            "{} decode errors, {} bytes discarded",
+            s.decode_errors(),
+            s.discarded_bytes
+        ));
+        ui.label(format!(
+            "{} messages dropped, {} samples dropped by the device",
+            s.dropped_messages,
+            device.dropped_samples()
+        ));
     }
 
     fn log_ui(&self, ui: &mut egui::Ui) {
@@ -179,27 +236,35 @@ impl BenchtopApp {
     }
 }
 
-fn channels_ui(ui: &mut egui::Ui, descriptors: &[ChannelDescriptor], states: &[ChannelState]) {
-    egui::Grid::new("channels")
-        .striped(true)
-        .num_columns(4)
-        .show(ui, |ui| {
-            for header in ["Channel", "Latest", "Unit", "Samples"] {
-                ui.label(RichText::new(header).strong());
-            }
-            ui.end_row();
-            for (descriptor, state) in descriptors.iter().zip(states) {
-                ui.label(descriptor.name.as_str());
-                ui.monospace(
-                    state
-                        .latest
-                        .map_or_else(|| "–".to_string(), |v| format!("{v:.3}")),
-                );
-                ui.label(descriptor.unit.as_str());
-                ui.monospace(state.samples.to_string());
-                ui.end_row();
-            }
-        });
+fn toolbar_ui(ui: &mut egui::Ui, device: &LiveDevice, plots: &mut PlotState) {
+    ui.horizontal(|ui| {
+        let paused = plots.paused_at_s.is_some();
+        let label = if paused { "Resume" } else { "Pause" };
+        if ui.button(label).on_hover_text("Space").clicked() {
+            plots.toggle_pause(device.newest_s().unwrap_or(0.0));
+        }
+        ui.checkbox(&mut plots.follow, "Follow");
+        egui::ComboBox::from_label("Window")
+            .selected_text(format!("last {}", window_name(plots.window_s)))
+            .show_ui(ui, |ui| {
+                for window in WINDOWS_S {
+                    ui.selectable_value(&mut plots.window_s, window, window_name(window));
+                }
+            });
+        if paused {
+            ui.colored_label(theme::PENDING, "paused");
+        }
+    });
+}
+
+fn window_name(window_s: f64) -> String {
+    if window_s < 60.0 {
+        format!("{window_s} s")
+    } else if window_s < 3600.0 {
+        format!("{} min", window_s / 60.0)
+    } else {
+        format!("{} h", window_s / 3600.0)
+    }
 }
 
 impl eframe::App for BenchtopApp {
@@ -217,18 +282,24 @@ impl eframe::App for BenchtopApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if ui.input(|i| i.key_pressed(egui::Key::Space))
+            && let Connection::Connected { device, plots, .. } = &mut self.connection
+        {
+            plots.toggle_pause(device.newest_s().unwrap_or(0.0));
+        }
         egui::Panel::top("title").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Benchtop");
-                ui.label(
-                    RichText::new("live view, power, inspector and provisioning arrive here")
-                        .color(theme::MUTED),
-                );
+                ui.label(RichText::new("live view").color(theme::MUTED));
             });
         });
+        egui::Panel::left("device")
+            .resizable(true)
+            .default_size(260.0)
+            .show(ui, |ui| self.side_ui(ui));
         egui::Panel::bottom("log")
             .resizable(true)
-            .default_size(180.0)
+            .default_size(140.0)
             .show(ui, |ui| self.log_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| self.device_ui(ui));
     }

@@ -1,0 +1,220 @@
+//! Live plot panes: one egui_plot per pane, x axes linked, fed with min/max envelopes per pixel column.
+//!
+//! In follow mode each pane shows the last `window_s` seconds up to the newest sample; dragging or zooming
+//! a plot leaves follow mode, and pausing freezes the time axis while data keeps arriving. Drawing cost
+//! depends on the plot's width in pixels, never on how much history is kept.
+
+use eframe::egui::{self, Color32, Id, RichText};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::theme;
+use crate::model::live::LiveDevice;
+
+/// Follow-mode windows offered, in seconds (1 s to 1 h).
+pub const WINDOWS_S: [f64; 8] = [1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
+
+/// One plot pane and the channels drawn in it (indices into [`LiveDevice::channels`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pane {
+    /// Title, usually the unit its channels share.
+    pub title: String,
+    /// Channels shown.
+    pub channels: Vec<usize>,
+}
+
+/// What the plots show and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotState {
+    /// The panes, top to bottom.
+    pub panes: Vec<Pane>,
+    /// Per channel: drawn or hidden.
+    pub visible: Vec<bool>,
+    /// Follow the newest data.
+    pub follow: bool,
+    /// Width of the followed window, s.
+    pub window_s: f64,
+    /// Frozen time axis end while paused, s.
+    pub paused_at_s: Option<f64>,
+}
+
+impl PlotState {
+    /// One pane per unit, in the device's channel order; everything visible, following the last 10 s.
+    pub fn for_device(device: &LiveDevice) -> Self {
+        let mut panes: Vec<Pane> = Vec::new();
+        for (i, channel) in device.channels.iter().enumerate() {
+            let unit = channel.descriptor.unit.as_str();
+            match panes.iter_mut().find(|p| p.title == unit) {
+                Some(pane) => pane.channels.push(i),
+                None => panes.push(Pane {
+                    title: unit.to_string(),
+                    channels: vec![i],
+                }),
+            }
+        }
+        Self {
+            panes,
+            visible: vec![true; device.channels.len()],
+            follow: true,
+            window_s: 10.0,
+            paused_at_s: None,
+        }
+    }
+
+    /// Pauses, or resumes following.
+    pub fn toggle_pause(&mut self, newest_s: f64) {
+        if self.paused_at_s.take().is_none() {
+            self.paused_at_s = Some(newest_s);
+        } else {
+            self.follow = true;
+        }
+    }
+}
+
+/// The colour of channel `index`.
+pub fn channel_color(index: usize) -> Color32 {
+    theme::SERIES[index % theme::SERIES.len()]
+}
+
+/// Draws the panes; returns the time under the pointer, if any.
+pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -> Option<f64> {
+    let newest = device.newest_s().unwrap_or(0.0);
+    let end = state.paused_at_s.unwrap_or(newest);
+    let follow_range = state.follow.then_some((end - state.window_s, end));
+    let pane_count = state.panes.len().max(1);
+    let height = ((ui.available_height() - 8.0 * pane_count as f32) / pane_count as f32).max(80.0);
+    let group = Id::unique("benchtop-live-plots");
+    let mut hovered_t = None;
+    let mut user_moved = false;
+    for (p, pane) in state.panes.iter().enumerate() {
+        let plot = Plot::new(("pane", p))
+            .height(height)
+            .legend(Legend::default())
+            .link_axis(group, [true, false])
+            .link_cursor(group, [true, false])
+            .y_axis_label(pane.title.clone())
+            .x_axis_formatter(|mark, _| format_time(mark.value))
+            .y_axis_formatter(|mark, _| format_compact(mark.value))
+            .y_axis_min_width(Y_AXIS_WIDTH);
+        let response = plot.show(ui, |plot_ui| {
+            if let Some((t0, t1)) = follow_range {
+                plot_ui.set_plot_bounds_x(t0..=t1);
+            }
+            let bounds = plot_ui.plot_bounds();
+            let (t0, t1) = follow_range.unwrap_or((bounds.min()[0], bounds.max()[0]));
+            let columns = plot_ui.transform().frame().width().max(1.0) as usize;
+            for &i in &pane.channels {
+                let Some(channel) = device.channels.get(i) else {
+                    continue;
+                };
+                if !state.visible.get(i).copied().unwrap_or(true) {
+                    continue;
+                }
+                let mut points = Vec::new();
+                for column in channel.series.envelope(t0, t1, columns) {
+                    points.push([column.t, f64::from(column.min)]);
+                    if column.max != column.min {
+                        points.push([column.t, f64::from(column.max)]);
+                    }
+                }
+                let name = format!("{} ({})", channel.descriptor.name, channel.descriptor.unit);
+                plot_ui.line(
+                    Line::new(name, PlotPoints::new(points))
+                        .color(channel_color(i))
+                        .width(1.5),
+                );
+            }
+            plot_ui.pointer_coordinate().map(|p| p.x)
+        });
+        let r = &response.response;
+        user_moved |=
+            r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
+        hovered_t = hovered_t.or(response.inner);
+    }
+    if user_moved && state.follow {
+        state.follow = false;
+        state.paused_at_s.get_or_insert(end);
+    }
+    hovered_t
+}
+
+/// The values of every visible channel at time `t_s`, for the read-out under the plots.
+pub fn readout_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, t_s: f64) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("t = {}", format_time(t_s))).monospace());
+        for (i, channel) in device.channels.iter().enumerate() {
+            if !state.visible.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some((_, value)) = channel.series.nearest(t_s) {
+                ui.label(
+                    RichText::new(format!(
+                        "{} {value:.4} {}",
+                        channel.descriptor.name, channel.descriptor.unit
+                    ))
+                    .color(channel_color(i))
+                    .monospace(),
+                );
+            }
+        }
+    });
+}
+
+/// Width of every pane's y axis, so that the time axes line up.
+const Y_AXIS_WIDTH: f32 = 56.0;
+
+/// A tick value in at most about five characters: `0.25`, `3.9`, `12k`, `120M`.
+pub fn format_compact(value: f64) -> String {
+    let magnitude = value.abs();
+    let (scaled, suffix) = match magnitude {
+        m if m >= 1e9 => (value / 1e9, "G"),
+        m if m >= 1e6 => (value / 1e6, "M"),
+        m if m >= 1e4 => (value / 1e3, "k"),
+        _ => (value, ""),
+    };
+    let text = format!("{scaled:.3}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{suffix}")
+}
+
+/// `12.345 s`, or `m:ss.s` past a minute, or `h:mm:ss` past an hour.
+pub fn format_time(t_s: f64) -> String {
+    if t_s.abs() < 60.0 {
+        format!("{t_s:.3} s")
+    } else if t_s.abs() < 3600.0 {
+        format!("{}:{:04.1}", (t_s / 60.0).floor(), t_s.rem_euclid(60.0))
+    } else {
+        let total = t_s.floor() as i64;
+        format!(
+            "{}:{:02}:{:02}",
+            total / 3600,
+            (total / 60) % 60,
+            total % 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_naturally() {
+        assert_eq!(format_time(1.5), "1.500 s");
+        assert_eq!(format_time(75.25), "1:15.2");
+        assert_eq!(format_time(3725.0), "1:02:05");
+    }
+
+    #[test]
+    fn ticks_stay_short() {
+        assert_eq!(format_compact(120_000_000.0), "120M");
+        assert_eq!(format_compact(12_500.0), "12.5k");
+        assert_eq!(format_compact(3.9), "3.9");
+        assert_eq!(format_compact(0.25), "0.25");
+        assert_eq!(format_compact(0.0), "0");
+        assert_eq!(format_compact(-2_000_000.0), "-2M");
+    }
+}

@@ -1,0 +1,73 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The window driven headless through egui_kittest: it connects to the simulated board, shows its channels by
+//! name, and pauses and resumes from the button and the space bar.
+
+use std::time::{Duration, Instant};
+
+use benchtop::ui::BenchtopApp;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// Steps the window in real time until `done` holds, or fails after `limit`.
+fn step_until(
+    harness: &mut Harness<'_, BenchtopApp>,
+    limit: Duration,
+    done: impl Fn(&Harness<'_, BenchtopApp>) -> bool,
+) {
+    let started = Instant::now();
+    while !done(harness) {
+        assert!(
+            started.elapsed() < limit,
+            "condition not reached within {limit:?}"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_simulated_board_appears_with_named_moving_plots_and_pauses() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let mut harness = Harness::builder()
+        .with_size([1200.0, 800.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=31"));
+
+    step_until(&mut harness, Duration::from_secs(10), |h| {
+        h.state().paused().is_some()
+    });
+    for name in ["temperature", "humidity", "battery", "current"] {
+        harness.get_by_label(name);
+    }
+    // Data is flowing into the plots.
+    let before = harness.state().samples_received();
+    step_until(&mut harness, Duration::from_secs(5), |h| {
+        h.state().samples_received() > before + 1000
+    });
+
+    harness.get_by_label("Pause").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().paused(), Some(true));
+    harness.get_by_label("Resume");
+
+    harness.key_press(eframe::egui::Key::Space);
+    harness.run_steps(2);
+    assert_eq!(harness.state().paused(), Some(false));
+    harness.get_by_label("Pause");
+}
+
+#[test]
+fn a_source_that_cannot_open_says_so() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let mut harness = Harness::builder()
+        .with_size([1000.0, 600.0])
+        .build_eframe(move |cc| {
+            BenchtopApp::new(cc.egui_ctx.clone(), handle, "serial:/dev/benchtop-nowhere")
+        });
+    step_until(&mut harness, Duration::from_secs(5), |h| {
+        h.query_by_label_contains("could not open serial port /dev/benchtop-nowhere")
+            .is_some()
+    });
+    assert_eq!(harness.state().paused(), None);
+}
