@@ -16,8 +16,7 @@ fn one_second_of_frames() -> (Vec<u8>, usize) {
     let mut stream = Vec::new();
     let batches = 100_000 / CURRENT_BATCH_MAX_SAMPLES;
     for i in 0..batches {
-        let values = (0..CURRENT_BATCH_MAX_SAMPLES)
-            .map(|k| 10_000 + ((i * 31 + k * 7) % 120_000_000) as u32);
+        let values = (0..CURRENT_BATCH_MAX_SAMPLES).map(|k| 10_000 + ((i * 31 + k * 7) % 120_000_000) as u32);
         let batch = CurrentBatch {
             channel_id: 3,
             first_sample_time_us: (i * CURRENT_BATCH_MAX_SAMPLES * 10) as u64,
@@ -69,10 +68,7 @@ fn simulate(c: &mut Criterion) {
         b.iter(|| {
             let mut board = SimBoard::new(SimOptions::default(), 0);
             let mut host = FrameWriter::new();
-            let streaming = firmware_protocol::StreamingConfig {
-                enabled: true,
-                current_rate_hz: 100_000,
-            };
+            let streaming = firmware_protocol::StreamingConfig { enabled: true, current_rate_hz: 100_000 };
             let key = <firmware_protocol::StreamingSetEndpoint as postcard_rpc::Endpoint>::REQ_KEY;
             board.receive(host.topic_raw(key, &streaming).unwrap(), 0);
             let mut out = Vec::new();

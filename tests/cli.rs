@@ -20,27 +20,15 @@ impl Drop for Running {
 
 /// Starts `benchtop sim ARGS` and returns it with the first line it prints (the pty path or TCP address).
 fn serve(args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .arg("sim")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new(BIN).arg("sim").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     (Running(child), line.trim().to_string())
 }
 
 fn info(source: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("info")
-        .arg(source)
-        .args(extra)
-        .output()
-        .unwrap()
+    Command::new(BIN).arg("info").arg(source).args(extra).output().unwrap()
 }
 
 #[test]
@@ -49,54 +37,27 @@ fn sim_pty_then_info_prints_the_channels() {
     assert!(path.starts_with("/dev/"), "{path}");
 
     let output = info(&format!("serial:{path}"), &["--json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(
-        report["device_id"],
-        format!("{:016x}", device_id_for_seed(3))
-    );
-    let names: Vec<&str> = report["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    assert_eq!(report["device_id"], format!("{:016x}", device_id_for_seed(3)));
+    let names: Vec<&str> = report["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["temperature", "humidity", "battery", "current"]);
     assert_eq!(report["channels"][3]["unit"], "nA");
 
     // The table form, from a second connection to the same board.
     let output = info(&format!("serial:{path}"), &[]);
     let table = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        table.contains(&format!("device {:016x}", device_id_for_seed(3))),
-        "{table}"
-    );
-    assert!(
-        table
-            .lines()
-            .any(|l| l.contains("temperature") && l.contains("°C")),
-        "{table}"
-    );
+    assert!(table.contains(&format!("device {:016x}", device_id_for_seed(3))), "{table}");
+    assert!(table.lines().any(|l| l.contains("temperature") && l.contains("°C")), "{table}");
 }
 
 #[test]
 fn sim_tcp_then_info() {
     let (_sim, address) = serve(&["--tcp", "127.0.0.1:0", "--seed", "4"]);
     let output = info(&format!("tcp:{address}"), &["--json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(
-        report["device_id"],
-        format!("{:016x}", device_id_for_seed(4))
-    );
+    assert_eq!(report["device_id"], format!("{:016x}", device_id_for_seed(4)));
 }
 
 #[test]
@@ -104,10 +65,7 @@ fn info_on_the_in_process_board() {
     let output = info("sim:seed=5", &["--json"]);
     assert!(output.status.success());
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(
-        report["device_id"],
-        format!("{:016x}", device_id_for_seed(5))
-    );
+    assert_eq!(report["device_id"], format!("{:016x}", device_id_for_seed(5)));
 }
 
 #[test]
@@ -115,34 +73,16 @@ fn errors_are_sentences_and_exit_codes() {
     let output = info("serial:/dev/benchtop-missing", &[]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        stderr.contains("could not open serial port /dev/benchtop-missing"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("could not open serial port /dev/benchtop-missing"), "{stderr}");
 
     let output = info("carrier-pigeon:7", &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("is not a source")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("is not a source"));
 
-    let output = Command::new(BIN)
-        .args(["sim", "--pty", "--faults", "explode"])
-        .output()
-        .unwrap();
+    let output = Command::new(BIN).args(["sim", "--pty", "--faults", "explode"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("unknown fault `explode`")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("unknown fault `explode`"));
 
     let output = info("ble:env-sensor", &[]);
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("ble sources are not available")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("ble sources are not available"));
 }

@@ -13,10 +13,7 @@ use benchtop::sim::{Faults, SimOptions};
 use firmware_protocol::*;
 
 fn options() -> SessionOptions {
-    SessionOptions {
-        timeout: Duration::from_millis(400),
-        attempts: 4,
-    }
+    SessionOptions { timeout: Duration::from_millis(400), attempts: 4 }
 }
 
 async fn open(server: &PtyServer) -> Session {
@@ -25,11 +22,7 @@ async fn open(server: &PtyServer) -> Session {
 }
 
 fn pty(seed: u64, faults: &str) -> PtyServer {
-    PtyServer::start(SimOptions {
-        seed,
-        faults: Faults::parse(faults).unwrap(),
-    })
-    .unwrap()
+    PtyServer::start(SimOptions { seed, faults: Faults::parse(faults).unwrap() }).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,20 +32,8 @@ async fn info_and_channels_over_a_pty() {
     let info = session.info();
     assert_eq!(info.device_id, device_id_for_seed(11));
     assert_eq!(info.protocol_version, PROTOCOL_VERSION);
-    let names: Vec<(&str, &str)> = info
-        .channels
-        .iter()
-        .map(|c| (c.name.as_str(), c.unit.as_str()))
-        .collect();
-    assert_eq!(
-        names,
-        [
-            ("temperature", "°C"),
-            ("humidity", "%"),
-            ("battery", "V"),
-            ("current", "nA")
-        ]
-    );
+    let names: Vec<(&str, &str)> = info.channels.iter().map(|c| (c.name.as_str(), c.unit.as_str())).collect();
+    assert_eq!(names, [("temperature", "°C"), ("humidity", "%"), ("battery", "V"), ("current", "nA")]);
     assert!(info.capabilities.contains(Capabilities::CONFIG));
     assert!(session.ping().await.unwrap() < Duration::from_secs(1));
 }
@@ -68,46 +49,22 @@ async fn telemetry_arrives_contiguous_and_plausible() {
     let mut samples: HashMap<u8, usize> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline && samples.len() < 4 || samples.values().any(|&n| n < 20) {
-        let message = tokio::time::timeout(Duration::from_secs(2), telemetry.rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(2), telemetry.rx.recv()).await.unwrap().unwrap();
         let (channel, first_us, period_ns, values): (u8, u64, u64, Vec<f64>) = match &message {
             Telemetry::Samples { batch, .. } => {
-                let c = info
-                    .channels
-                    .iter()
-                    .find(|c| c.id == batch.channel_id)
-                    .unwrap();
-                let values = batch
-                    .values
-                    .iter()
-                    .map(|&v| c.physical(i64::from(v)))
-                    .collect();
-                (
-                    batch.channel_id,
-                    batch.first_sample_time_us,
-                    u64::from(batch.sample_period_us) * 1000,
-                    values,
-                )
+                let c = info.channels.iter().find(|c| c.id == batch.channel_id).unwrap();
+                let values = batch.values.iter().map(|&v| c.physical(i64::from(v))).collect();
+                (batch.channel_id, batch.first_sample_time_us, u64::from(batch.sample_period_us) * 1000, values)
             }
             Telemetry::Current { batch, .. } => {
                 assert_eq!(batch.dropped_before, 0);
                 let values = batch.values.iter().map(|&v| f64::from(v)).collect();
-                (
-                    batch.channel_id,
-                    batch.first_sample_time_us,
-                    u64::from(batch.sample_period_ns),
-                    values,
-                )
+                (batch.channel_id, batch.first_sample_time_us, u64::from(batch.sample_period_ns), values)
             }
             Telemetry::Log { .. } => continue,
         };
         if let Some(expected) = next_time_us.get(&channel) {
-            assert_eq!(
-                first_us, *expected,
-                "channel {channel} batches are not contiguous"
-            );
+            assert_eq!(first_us, *expected, "channel {channel} batches are not contiguous");
         }
         next_time_us.insert(channel, first_us + values.len() as u64 * period_ns / 1000);
         *samples.entry(channel).or_default() += values.len();
@@ -117,10 +74,7 @@ async fn telemetry_arrives_contiguous_and_plausible() {
             2 => 3.0..4.0,
             _ => 0.0..150e6,
         };
-        assert!(
-            values.iter().all(|v| range.contains(v)),
-            "channel {channel} out of range: {values:?}"
-        );
+        assert!(values.iter().all(|v| range.contains(v)), "channel {channel} out of range: {values:?}");
     }
     assert_eq!(samples.len(), 4, "every channel streams: {samples:?}");
     let stats = session.stats().snapshot();
@@ -138,32 +92,16 @@ async fn configuration_stage_check_commit_round_trip() {
     let lorawan = LoraWanConfig {
         dev_eui: [0x70, 0xB3, 0xD5, 0x7E, 0xD0, 0x00, 0x12, 0x34],
         join_eui: [0; 8],
-        app_key: [0x5A; 15]
-            .into_iter()
-            .chain([0x01])
-            .collect::<Vec<_>>()
-            .try_into()
-            .unwrap(),
+        app_key: [0x5A; 15].into_iter().chain([0x01]).collect::<Vec<_>>().try_into().unwrap(),
     };
     let mqtt = MqttConfig {
         client_id: heapless::String::try_from("bench-13").unwrap(),
         user: heapless::String::try_from("sensor").unwrap(),
         password: heapless::String::try_from("correct horse").unwrap(),
     };
-    session
-        .stage(&ConfigItem::Reporting(ReportingConfig {
-            interval_secs: 300,
-        }))
-        .await
-        .unwrap();
-    session
-        .stage(&ConfigItem::LoraWan(lorawan.clone()))
-        .await
-        .unwrap();
-    session
-        .stage(&ConfigItem::Mqtt(mqtt.clone()))
-        .await
-        .unwrap();
+    session.stage(&ConfigItem::Reporting(ReportingConfig { interval_secs: 300 })).await.unwrap();
+    session.stage(&ConfigItem::LoraWan(lorawan.clone())).await.unwrap();
+    session.stage(&ConfigItem::Mqtt(mqtt.clone())).await.unwrap();
 
     // Staging changes nothing in force.
     assert_eq!(session.read_config().await.unwrap(), before);
@@ -171,25 +109,15 @@ async fn configuration_stage_check_commit_round_trip() {
     let staged = session.check().await.unwrap();
     assert_eq!(staged.reporting.interval_secs, 300);
     assert_eq!(staged.lorawan.dev_eui, lorawan.dev_eui);
-    assert_eq!(
-        staged.lorawan.app_key_kcv,
-        key_check_value(device_id, SecretField::AppKey, &lorawan.app_key)
-    );
+    assert_eq!(staged.lorawan.app_key_kcv, key_check_value(device_id, SecretField::AppKey, &lorawan.app_key));
     assert_eq!(
         staged.mqtt.password_kcv,
-        key_check_value(
-            device_id,
-            SecretField::MqttPassword,
-            mqtt.password.as_bytes()
-        )
+        key_check_value(device_id, SecretField::MqttPassword, mqtt.password.as_bytes())
     );
 
     // A commit naming another digest is refused.
     let wrong = ConfigDigest([0; 8]);
-    assert!(matches!(
-        session.commit(wrong).await,
-        Err(SessionError::Device(DeviceError::StagedMismatch))
-    ));
+    assert!(matches!(session.commit(wrong).await, Err(SessionError::Device(DeviceError::StagedMismatch))));
 
     let receipt = session.commit(staged.digest).await.unwrap();
     assert_eq!(receipt.generation, 1);
@@ -206,30 +134,13 @@ async fn configuration_stage_check_commit_round_trip() {
     let mut bad = lorawan.clone();
     bad.app_key = [0; 16];
     let refused = session.stage(&ConfigItem::LoraWan(bad)).await;
-    assert!(
-        matches!(
-            refused,
-            Err(SessionError::Device(DeviceError::BadValue(
-                ConfigField::AppKey
-            )))
-        ),
-        "{refused:?}"
-    );
-    assert!(matches!(
-        session.check().await,
-        Err(SessionError::Device(DeviceError::NothingStaged))
-    ));
+    assert!(matches!(refused, Err(SessionError::Device(DeviceError::BadValue(ConfigField::AppKey)))), "{refused:?}");
+    assert!(matches!(session.check().await, Err(SessionError::Device(DeviceError::NothingStaged))));
 
     // Discard drops a staged change.
-    session
-        .stage(&ConfigItem::Reporting(ReportingConfig { interval_secs: 5 }))
-        .await
-        .unwrap();
+    session.stage(&ConfigItem::Reporting(ReportingConfig { interval_secs: 5 })).await.unwrap();
     session.discard().await.unwrap();
-    assert_eq!(
-        session.read_config().await.unwrap().reporting.interval_secs,
-        300
-    );
+    assert_eq!(session.read_config().await.unwrap().reporting.interval_secs, 300);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,32 +148,19 @@ async fn a_reset_during_commit_keeps_the_previous_configuration() {
     let server = pty(14, "reset-on-commit");
     let session = open(&server).await;
     let mut telemetry = session.telemetry(4096).await.unwrap();
-    session
-        .stage(&ConfigItem::Reporting(ReportingConfig {
-            interval_secs: 42,
-        }))
-        .await
-        .unwrap();
+    session.stage(&ConfigItem::Reporting(ReportingConfig { interval_secs: 42 })).await.unwrap();
     let staged = session.check().await.unwrap();
 
     // The board resets half way through writing: the first attempt gets no answer, the retry finds the
     // board rebooted with nothing staged.
     let result = session.commit(staged.digest).await;
-    assert!(
-        matches!(
-            result,
-            Err(SessionError::Device(DeviceError::NothingStaged))
-        ),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(SessionError::Device(DeviceError::NothingStaged))), "{result:?}");
     let config = session.read_config().await.unwrap();
     assert_eq!((config.generation, config.reporting.interval_secs), (0, 60));
 
     // The board said so in its log.
     let mut saw_reboot = false;
-    while let Ok(Some(message)) =
-        tokio::time::timeout(Duration::from_millis(500), telemetry.rx.recv()).await
-    {
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(500), telemetry.rx.recv()).await {
         if let Telemetry::Log { line, .. } = message {
             saw_reboot |= line.text.starts_with("booted (power loss during commit)");
         }
@@ -273,18 +171,10 @@ async fn a_reset_during_commit_keeps_the_previous_configuration() {
     assert!(saw_reboot);
 
     // Once the fault has passed, the same change commits.
-    session
-        .stage(&ConfigItem::Reporting(ReportingConfig {
-            interval_secs: 42,
-        }))
-        .await
-        .unwrap();
+    session.stage(&ConfigItem::Reporting(ReportingConfig { interval_secs: 42 })).await.unwrap();
     let staged = session.check().await.unwrap();
     assert_eq!(session.commit(staged.digest).await.unwrap().generation, 1);
-    assert_eq!(
-        session.read_config().await.unwrap().reporting.interval_secs,
-        42
-    );
+    assert_eq!(session.read_config().await.unwrap().reporting.interval_secs, 42);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,14 +184,8 @@ async fn corrupted_and_lost_bytes_are_counted_and_survived() {
     let mut telemetry = session.telemetry(4096).await.unwrap();
     // Requests go through despite a fifth of the frames being corrupted (retries cover the lost answers).
     for interval_secs in [30, 31, 32, 33, 34] {
-        session
-            .stage(&ConfigItem::Reporting(ReportingConfig { interval_secs }))
-            .await
-            .unwrap();
-        assert_eq!(
-            session.check().await.unwrap().reporting.interval_secs,
-            interval_secs
-        );
+        session.stage(&ConfigItem::Reporting(ReportingConfig { interval_secs })).await.unwrap();
+        assert_eq!(session.check().await.unwrap().reporting.interval_secs, interval_secs);
     }
     // Telemetry keeps flowing and no corrupted value gets through.
     let mut batches = 0;
@@ -311,21 +195,14 @@ async fn corrupted_and_lost_bytes_are_counted_and_survived() {
             tokio::time::timeout(Duration::from_secs(1), telemetry.rx.recv()).await
         {
             if batch.channel_id == 0 {
-                assert!(
-                    batch.values.iter().all(|&v| (1500..3000).contains(&v)),
-                    "{:?}",
-                    batch.values
-                );
+                assert!(batch.values.iter().all(|&v| (1500..3000).contains(&v)), "{:?}", batch.values);
             }
             batches += 1;
         }
     }
     assert!(batches >= 30);
     let stats = session.stats().snapshot();
-    assert!(
-        stats.bad_checksums + stats.malformed_frames > 0,
-        "{stats:?}"
-    );
+    assert!(stats.bad_checksums + stats.malformed_frames > 0, "{stats:?}");
     assert!(stats.discarded_bytes > 0);
     assert!(stats.frames_rx > 0);
 }
@@ -335,8 +212,5 @@ async fn a_missing_port_is_a_clear_error() {
     let source = Source::parse("serial:/dev/benchtop-no-such-port").unwrap();
     let error = Session::open(&source, options()).await.err().unwrap();
     let text = error.to_string();
-    assert!(
-        text.contains("could not open serial port /dev/benchtop-no-such-port"),
-        "{text}"
-    );
+    assert!(text.contains("could not open serial port /dev/benchtop-no-such-port"), "{text}");
 }

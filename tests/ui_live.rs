@@ -16,10 +16,7 @@ fn step_until(
 ) {
     let started = Instant::now();
     while !done(harness) {
-        assert!(
-            started.elapsed() < limit,
-            "condition not reached within {limit:?}"
-        );
+        assert!(started.elapsed() < limit, "condition not reached within {limit:?}");
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -33,17 +30,13 @@ fn the_simulated_board_appears_with_named_moving_plots_and_pauses() {
         .with_size([1200.0, 800.0])
         .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=31"));
 
-    step_until(&mut harness, Duration::from_secs(10), |h| {
-        h.state().paused().is_some()
-    });
+    step_until(&mut harness, Duration::from_secs(10), |h| h.state().paused().is_some());
     for name in ["temperature", "humidity", "battery", "current"] {
         harness.get_by_label(name);
     }
     // Data is flowing into the plots.
     let before = harness.state().samples_received();
-    step_until(&mut harness, Duration::from_secs(5), |h| {
-        h.state().samples_received() > before + 1000
-    });
+    step_until(&mut harness, Duration::from_secs(5), |h| h.state().samples_received() > before + 1000);
 
     harness.get_by_label("Pause").click();
     harness.run_steps(2);
@@ -62,12 +55,9 @@ fn a_source_that_cannot_open_says_so() {
     let handle = runtime.handle().clone();
     let mut harness = Harness::builder()
         .with_size([1000.0, 600.0])
-        .build_eframe(move |cc| {
-            BenchtopApp::new(cc.egui_ctx.clone(), handle, "serial:/dev/benchtop-nowhere")
-        });
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "serial:/dev/benchtop-nowhere"));
     step_until(&mut harness, Duration::from_secs(5), |h| {
-        h.query_by_label_contains("could not open serial port /dev/benchtop-nowhere")
-            .is_some()
+        h.query_by_label_contains("could not open serial port /dev/benchtop-nowhere").is_some()
     });
     assert_eq!(harness.state().paused(), None);
 }

@@ -186,20 +186,9 @@ impl Default for Config {
                 change_threshold_milli: 500,
                 low_battery_stretch_percent: 200,
             },
-            lorawan: LoraWanConfig {
-                dev_eui: [0; 8],
-                join_eui: [0; 8],
-                app_key: [0; 16],
-            },
-            mqtt: MqttConfig {
-                client_id: String::new(),
-                user: String::new(),
-                password: String::new(),
-            },
-            streaming: StreamingConfig {
-                enabled: true,
-                current_rate_hz: 1000,
-            },
+            lorawan: LoraWanConfig { dev_eui: [0; 8], join_eui: [0; 8], app_key: [0; 16] },
+            mqtt: MqttConfig { client_id: String::new(), user: String::new(), password: String::new() },
+            streaming: StreamingConfig { enabled: true, current_rate_hz: 1000 },
         }
     }
 }
@@ -215,10 +204,7 @@ impl AdaptiveReporting {
     /// Checks ranges and that min ≤ base ≤ max; names the offending field.
     pub fn validate(&self) -> Result<(), ConfigField> {
         check_interval(self.min_interval_secs, ConfigField::AdaptiveMinIntervalSecs)?;
-        check_interval(
-            self.base_interval_secs,
-            ConfigField::AdaptiveBaseIntervalSecs,
-        )?;
+        check_interval(self.base_interval_secs, ConfigField::AdaptiveBaseIntervalSecs)?;
         check_interval(self.max_interval_secs, ConfigField::AdaptiveMaxIntervalSecs)?;
         if self.base_interval_secs < self.min_interval_secs {
             return Err(ConfigField::AdaptiveBaseIntervalSecs);
@@ -314,8 +300,7 @@ impl Config {
 
     /// The digest of the whole configuration: SHA-256 over its postcard encoding, truncated to 8 bytes.
     pub fn digest(&self) -> ConfigDigest {
-        let hasher = postcard::serialize_with_flavor(self, HashFlavor(Sha256::new()))
-            .unwrap_or_else(|_| Sha256::new());
+        let hasher = postcard::serialize_with_flavor(self, HashFlavor(Sha256::new())).unwrap_or_else(|_| Sha256::new());
         let full = hasher.finalize();
         let mut digest = [0u8; 8];
         digest.copy_from_slice(&full[..8]);
@@ -337,11 +322,7 @@ impl Config {
             mqtt: MqttView {
                 client_id: self.mqtt.client_id.clone(),
                 user: self.mqtt.user.clone(),
-                password_kcv: key_check_value(
-                    device_id,
-                    SecretField::MqttPassword,
-                    self.mqtt.password.as_bytes(),
-                ),
+                password_kcv: key_check_value(device_id, SecretField::MqttPassword, self.mqtt.password.as_bytes()),
             },
             streaming: self.streaming,
         }
@@ -403,11 +384,7 @@ impl core::fmt::Display for ConfigDigest {
 }
 
 fn check_interval(secs: u32, field: ConfigField) -> Result<(), ConfigField> {
-    if (1..=MAX_INTERVAL_SECS).contains(&secs) {
-        Ok(())
-    } else {
-        Err(field)
-    }
+    if (1..=MAX_INTERVAL_SECS).contains(&secs) { Ok(()) } else { Err(field) }
 }
 
 fn is_uniform(bytes: &[u8]) -> bool {

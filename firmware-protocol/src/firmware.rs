@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::framing::{FrameError, MAX_ENCODED_FRAME_LEN, MAX_PAYLOAD_LEN, encode_frame};
 use crate::icd::{
-    ENDPOINT_LIST, ERROR_KEY, GetAllSchemaDataTopic, MIN_KEY_LEN, SchemaTotals, TOPICS_IN_LIST,
-    TOPICS_OUT_LIST, WireError,
+    ENDPOINT_LIST, ERROR_KEY, GetAllSchemaDataTopic, MIN_KEY_LEN, SchemaTotals, TOPICS_IN_LIST, TOPICS_OUT_LIST,
+    WireError,
 };
 
 /// A request received from the host.
@@ -62,19 +62,11 @@ impl Default for FrameWriter {
 impl FrameWriter {
     /// A writer with its own buffers.
     pub const fn new() -> Self {
-        Self {
-            payload: [0; MAX_PAYLOAD_LEN],
-            frame: [0; MAX_ENCODED_FRAME_LEN],
-            topic_seq: 0,
-        }
+        Self { payload: [0; MAX_PAYLOAD_LEN], frame: [0; MAX_ENCODED_FRAME_LEN], topic_seq: 0 }
     }
 
     /// A frame answering `request` for endpoint `E`.
-    pub fn response<E: Endpoint>(
-        &mut self,
-        request: &Request<'_>,
-        response: &E::Response,
-    ) -> Result<&[u8], FrameError>
+    pub fn response<E: Endpoint>(&mut self, request: &Request<'_>, response: &E::Response) -> Result<&[u8], FrameError>
     where
         E::Response: Serialize,
     {
@@ -91,41 +83,24 @@ impl FrameWriter {
 
     /// A frame publishing any serializable message under `key` (for messages whose Rust type differs between
     /// firmware and host but whose wire form is the same, such as schema data).
-    pub fn topic_raw(
-        &mut self,
-        key: Key,
-        message: &(impl Serialize + ?Sized),
-    ) -> Result<&[u8], FrameError> {
+    pub fn topic_raw(&mut self, key: Key, message: &(impl Serialize + ?Sized)) -> Result<&[u8], FrameError> {
         let seq = VarSeq::Seq2(self.topic_seq as u16);
         self.topic_seq = self.topic_seq.wrapping_add(1);
         self.write(key, seq, message)
     }
 
     /// A frame telling the host its request failed at the protocol level (unknown key, undecodable body).
-    pub fn wire_error(
-        &mut self,
-        request: &Request<'_>,
-        error: &WireError,
-    ) -> Result<&[u8], FrameError> {
+    pub fn wire_error(&mut self, request: &Request<'_>, error: &WireError) -> Result<&[u8], FrameError> {
         self.write(ERROR_KEY, request.header.seq_no, error)
     }
 
-    fn write(
-        &mut self,
-        key: Key,
-        seq_no: VarSeq,
-        body: &(impl Serialize + ?Sized),
-    ) -> Result<&[u8], FrameError> {
+    fn write(&mut self, key: Key, seq_no: VarSeq, body: &(impl Serialize + ?Sized)) -> Result<&[u8], FrameError> {
         let mut key = VarKey::Key8(key);
         key.shrink_to(min_key_kind());
         let header = VarHeader { key, seq_no };
-        let (head, rest) = header
-            .write_to_slice(&mut self.payload)
-            .ok_or(FrameError::Serialize)?;
+        let (head, rest) = header.write_to_slice(&mut self.payload).ok_or(FrameError::Serialize)?;
         let head_len = head.len();
-        let body_len = postcard::to_slice(body, rest)
-            .map_err(|_| FrameError::Serialize)?
-            .len();
+        let body_len = postcard::to_slice(body, rest).map_err(|_| FrameError::Serialize)?.len();
         let len = encode_frame(&self.payload[..head_len + body_len], &mut self.frame)?;
         Ok(&self.frame[..len])
     }
@@ -170,47 +145,26 @@ pub enum SchemaMessage {
 /// Calls `send` with every schema message of this protocol in order, then returns the totals to answer
 /// [`crate::GetAllSchemasEndpoint`] with. `send` returns whether the message went out; failures are counted.
 pub fn for_each_schema_message(mut send: impl FnMut(SchemaMessage) -> bool) -> SchemaTotals {
-    let mut totals = SchemaTotals {
-        types_sent: 0,
-        endpoints_sent: 0,
-        topics_in_sent: 0,
-        topics_out_sent: 0,
-        errors: 0,
-    };
+    let mut totals =
+        SchemaTotals { types_sent: 0, endpoints_sent: 0, topics_in_sent: 0, topics_out_sent: 0, errors: 0 };
     let count = |sent: bool, counter: &mut u32, errors: &mut u32| {
         if sent { *counter += 1 } else { *errors += 1 }
     };
-    let types = ENDPOINT_LIST
-        .types
-        .iter()
-        .chain(TOPICS_IN_LIST.types)
-        .chain(TOPICS_OUT_LIST.types);
+    let types = ENDPOINT_LIST.types.iter().chain(TOPICS_IN_LIST.types).chain(TOPICS_OUT_LIST.types);
     for ty in types {
         let sent = send(SchemaMessage::Type(ty));
         count(sent, &mut totals.types_sent, &mut totals.errors);
     }
     for &(path, request_key, response_key) in ENDPOINT_LIST.endpoints {
-        let sent = send(SchemaMessage::Endpoint {
-            path,
-            request_key,
-            response_key,
-        });
+        let sent = send(SchemaMessage::Endpoint { path, request_key, response_key });
         count(sent, &mut totals.endpoints_sent, &mut totals.errors);
     }
     for &(path, key) in TOPICS_IN_LIST.topics {
-        let sent = send(SchemaMessage::Topic {
-            path,
-            key,
-            direction: TopicDirection::ToServer,
-        });
+        let sent = send(SchemaMessage::Topic { path, key, direction: TopicDirection::ToServer });
         count(sent, &mut totals.topics_in_sent, &mut totals.errors);
     }
     for &(path, key) in TOPICS_OUT_LIST.topics {
-        let sent = send(SchemaMessage::Topic {
-            path,
-            key,
-            direction: TopicDirection::ToClient,
-        });
+        let sent = send(SchemaMessage::Topic { path, key, direction: TopicDirection::ToClient });
         count(sent, &mut totals.topics_out_sent, &mut totals.errors);
     }
     totals

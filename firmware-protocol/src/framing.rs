@@ -47,13 +47,9 @@ pub fn encode_frame(payload: &[u8], out: &mut [u8]) -> Result<usize, FrameError>
         return Err(FrameError::PayloadTooLong);
     }
     let crc = CRC32C.checksum(payload).to_le_bytes();
-    let (body, _) = out
-        .split_at_mut_checked(out.len().saturating_sub(1))
-        .ok_or(FrameError::BufferTooSmall)?;
+    let (body, _) = out.split_at_mut_checked(out.len().saturating_sub(1)).ok_or(FrameError::BufferTooSmall)?;
     let mut encoder = cobs::CobsEncoder::new(body);
-    encoder
-        .push(payload)
-        .map_err(|_| FrameError::BufferTooSmall)?;
+    encoder.push(payload).map_err(|_| FrameError::BufferTooSmall)?;
     encoder.push(&crc).map_err(|_| FrameError::BufferTooSmall)?;
     let len = encoder.finalize();
     let delimiter = out.get_mut(len).ok_or(FrameError::BufferTooSmall)?;
@@ -99,12 +95,7 @@ impl<const N: usize> FrameDecoder<N> {
             len: 0,
             overflowed: false,
             overflowed_len: 0,
-            stats: DecoderStats {
-                frames: 0,
-                discarded_bytes: 0,
-                bad_checksums: 0,
-                malformed_frames: 0,
-            },
+            stats: DecoderStats { frames: 0, discarded_bytes: 0, bad_checksums: 0, malformed_frames: 0 },
         }
     }
 
@@ -115,11 +106,7 @@ impl<const N: usize> FrameDecoder<N> {
 
     /// Bytes of a partial frame waiting for its delimiter.
     pub fn pending_len(&self) -> usize {
-        if self.overflowed {
-            self.overflowed_len
-        } else {
-            self.len
-        }
+        if self.overflowed { self.overflowed_len } else { self.len }
     }
 
     /// Drops a partial frame (for example when the link reconnects), counting it as discarded.

@@ -6,16 +6,13 @@
 
 use postcard_rpc::{Key, TopicDirection, endpoints, topics};
 
-use crate::config::{
-    CommitReceipt, CommitRequest, ConfigItem, ConfigView, IdentifyRequest, StreamingConfig,
-};
+use crate::config::{CommitReceipt, CommitRequest, ConfigItem, ConfigView, IdentifyRequest, StreamingConfig};
 use crate::device::DeviceInfo;
 use crate::error::DeviceError;
 use crate::telemetry::{CurrentBatch, LogLine, SampleBatch};
 
 pub use postcard_rpc::standard_icd::{
-    ERROR_KEY, ERROR_PATH, GetAllSchemaDataTopic, GetAllSchemasEndpoint, PingEndpoint,
-    SchemaTotals, WireError,
+    ERROR_KEY, ERROR_PATH, GetAllSchemaDataTopic, GetAllSchemasEndpoint, PingEndpoint, SchemaTotals, WireError,
 };
 
 /// The result of a request that answers nothing but success or a [`DeviceError`].
@@ -92,9 +89,5 @@ pub const MIN_KEY_LEN: usize = {
     // Everything a device receives, and separately everything it sends, must be told apart.
     let incoming = postcard_rpc::server::min_key_needed(&[&REQUESTS]);
     let outgoing = postcard_rpc::server::min_key_needed(&[&RESPONSES, &TOPICS, &[ERROR_KEY]]);
-    if incoming > outgoing {
-        incoming
-    } else {
-        outgoing
-    }
+    if incoming > outgoing { incoming } else { outgoing }
 };

@@ -11,17 +11,12 @@ pub mod kcv;
 pub mod telemetry;
 
 pub use config::{
-    AdaptiveReporting, CommitReceipt, CommitRequest, Config, ConfigDigest, ConfigItem, ConfigView,
-    IdentifyRequest, LoraWanConfig, LoraWanView, MqttConfig, MqttView, ReportingConfig,
-    StreamingConfig,
+    AdaptiveReporting, CommitReceipt, CommitRequest, Config, ConfigDigest, ConfigItem, ConfigView, IdentifyRequest,
+    LoraWanConfig, LoraWanView, MqttConfig, MqttView, ReportingConfig, StreamingConfig,
 };
-pub use device::{
-    Capabilities, ChannelDescriptor, ChannelKind, DeviceInfo, FirmwareVersion, RawType,
-};
+pub use device::{Capabilities, ChannelDescriptor, ChannelKind, DeviceInfo, FirmwareVersion, RawType};
 pub use error::{ConfigField, DeviceError};
-pub use framing::{
-    DecoderStats, FrameDecoder, FrameError, MAX_ENCODED_FRAME_LEN, MAX_PAYLOAD_LEN, encode_frame,
-};
+pub use framing::{DecoderStats, FrameDecoder, FrameError, MAX_ENCODED_FRAME_LEN, MAX_PAYLOAD_LEN, encode_frame};
 pub use icd::*;
 pub use kcv::{Kcv, SecretField, key_check_value};
 pub use telemetry::{CurrentBatch, LogLevel, LogLine, SampleBatch};

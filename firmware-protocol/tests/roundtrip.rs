@@ -24,62 +24,35 @@ fn hstring<const N: usize>(max: usize) -> impl Strategy<Value = String<N>> {
 }
 
 fn channel() -> impl Strategy<Value = ChannelDescriptor> {
-    (
-        any::<u8>(),
-        hstring::<16>(5),
-        hstring::<8>(2),
-        0usize..5,
-        0usize..6,
-        any::<f64>(),
-        any::<f64>(),
-        any::<f32>(),
-    )
-        .prop_map(
-            |(id, name, unit, kind, raw, scale, offset, rate)| ChannelDescriptor {
-                id,
-                name,
-                unit,
-                kind: [
-                    ChannelKind::Sensor,
-                    ChannelKind::Current,
-                    ChannelKind::Voltage,
-                    ChannelKind::Logic,
-                    ChannelKind::Log,
-                ][kind],
-                raw_type: [
-                    RawType::U8,
-                    RawType::I8,
-                    RawType::U16,
-                    RawType::I16,
-                    RawType::U32,
-                    RawType::I32,
-                ][raw],
-                scale: if scale.is_nan() { 1.0 } else { scale },
-                offset: if offset.is_nan() { 0.0 } else { offset },
-                nominal_rate_hz: if rate.is_nan() { 1.0 } else { rate },
-            },
-        )
+    (any::<u8>(), hstring::<16>(5), hstring::<8>(2), 0usize..5, 0usize..6, any::<f64>(), any::<f64>(), any::<f32>())
+        .prop_map(|(id, name, unit, kind, raw, scale, offset, rate)| ChannelDescriptor {
+            id,
+            name,
+            unit,
+            kind: [
+                ChannelKind::Sensor,
+                ChannelKind::Current,
+                ChannelKind::Voltage,
+                ChannelKind::Logic,
+                ChannelKind::Log,
+            ][kind],
+            raw_type: [RawType::U8, RawType::I8, RawType::U16, RawType::I16, RawType::U32, RawType::I32][raw],
+            scale: if scale.is_nan() { 1.0 } else { scale },
+            offset: if offset.is_nan() { 0.0 } else { offset },
+            nominal_rate_hz: if rate.is_nan() { 1.0 } else { rate },
+        })
 }
 
 fn config() -> impl Strategy<Value = Config> {
     (
         any::<u32>(),
-        (
-            any::<bool>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u16>(),
-        ),
+        (any::<bool>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u16>()),
         (any::<[u8; 8]>(), any::<[u8; 8]>(), any::<[u8; 16]>()),
         (hstring::<64>(64), hstring::<64>(64), hstring::<64>(64)),
         (any::<bool>(), any::<u32>()),
     )
         .prop_map(|(interval, a, l, m, st)| Config {
-            reporting: ReportingConfig {
-                interval_secs: interval,
-            },
+            reporting: ReportingConfig { interval_secs: interval },
             adaptive: AdaptiveReporting {
                 enabled: a.0,
                 base_interval_secs: a.1,
@@ -88,20 +61,9 @@ fn config() -> impl Strategy<Value = Config> {
                 change_threshold_milli: a.4,
                 low_battery_stretch_percent: a.5,
             },
-            lorawan: LoraWanConfig {
-                dev_eui: l.0,
-                join_eui: l.1,
-                app_key: l.2,
-            },
-            mqtt: MqttConfig {
-                client_id: m.0,
-                user: m.1,
-                password: m.2,
-            },
-            streaming: StreamingConfig {
-                enabled: st.0,
-                current_rate_hz: st.1,
-            },
+            lorawan: LoraWanConfig { dev_eui: l.0, join_eui: l.1, app_key: l.2 },
+            mqtt: MqttConfig { client_id: m.0, user: m.1, password: m.2 },
+            streaming: StreamingConfig { enabled: st.0, current_rate_hz: st.1 },
         })
 }
 
@@ -240,15 +202,9 @@ fn oversized_frames_are_skipped_to_the_next_delimiter() {
 #[test]
 fn encode_refuses_oversized_payloads_and_small_buffers() {
     let mut out = [0u8; MAX_ENCODED_FRAME_LEN];
-    assert_eq!(
-        encode_frame(&[1; MAX_PAYLOAD_LEN + 1], &mut out),
-        Err(FrameError::PayloadTooLong)
-    );
+    assert_eq!(encode_frame(&[1; MAX_PAYLOAD_LEN + 1], &mut out), Err(FrameError::PayloadTooLong));
     let mut small = [0u8; 8];
-    assert_eq!(
-        encode_frame(&[1; 16], &mut small),
-        Err(FrameError::BufferTooSmall)
-    );
+    assert_eq!(encode_frame(&[1; 16], &mut small), Err(FrameError::BufferTooSmall));
 }
 
 #[test]
@@ -260,28 +216,15 @@ fn validation_names_the_field() {
     lorawan.dev_eui = [0xFF; 8];
     assert_eq!(lorawan.validate(), Err(ConfigField::DevEui));
     assert_eq!(common::lorawan().validate(), Ok(()));
-    assert_eq!(
-        ReportingConfig { interval_secs: 0 }.validate(),
-        Err(ConfigField::IntervalSecs)
-    );
+    assert_eq!(ReportingConfig { interval_secs: 0 }.validate(), Err(ConfigField::IntervalSecs));
     let mut adaptive = Config::default().adaptive;
     assert_eq!(adaptive.validate(), Ok(()));
     adaptive.min_interval_secs = adaptive.base_interval_secs + 1;
-    assert_eq!(
-        adaptive.validate(),
-        Err(ConfigField::AdaptiveBaseIntervalSecs)
-    );
+    assert_eq!(adaptive.validate(), Err(ConfigField::AdaptiveBaseIntervalSecs));
     let mut mqtt = common::mqtt();
     mqtt.client_id = common::s("has space");
     assert_eq!(mqtt.validate(), Err(ConfigField::MqttClientId));
-    assert_eq!(
-        StreamingConfig {
-            enabled: true,
-            current_rate_hz: 0
-        }
-        .validate(),
-        Err(ConfigField::StreamingRate)
-    );
+    assert_eq!(StreamingConfig { enabled: true, current_rate_hz: 0 }.validate(), Err(ConfigField::StreamingRate));
 }
 
 #[test]
@@ -306,12 +249,8 @@ fn secrets_stay_out_of_debug_output() {
 fn every_schema_message_fits_a_frame() {
     let mut writer = FrameWriter::new();
     let totals = firmware_protocol::firmware::for_each_schema_message(|message| {
-        writer
-            .topic_raw(firmware_protocol::firmware::SCHEMA_DATA_KEY, &message)
-            .is_ok()
+        writer.topic_raw(firmware_protocol::firmware::SCHEMA_DATA_KEY, &message).is_ok()
     });
     assert_eq!(totals.errors, 0, "{totals:?}");
-    assert!(
-        totals.types_sent > 20 && totals.endpoints_sent == ENDPOINT_LIST.endpoints.len() as u32
-    );
+    assert!(totals.types_sent > 20 && totals.endpoints_sent == ENDPOINT_LIST.endpoints.len() as u32);
 }

@@ -122,13 +122,8 @@ impl InfoReport {
 /// Runs `benchtop info`.
 pub async fn run(args: InfoArgs) -> anyhow::Result<()> {
     let source = Source::parse(&args.source)?;
-    let options = SessionOptions {
-        timeout: Duration::from(args.timeout),
-        ..SessionOptions::default()
-    };
-    let session = Session::open(&source, options)
-        .await
-        .with_context(|| format!("could not read {source}"))?;
+    let options = SessionOptions { timeout: Duration::from(args.timeout), ..SessionOptions::default() };
+    let session = Session::open(&source, options).await.with_context(|| format!("could not read {source}"))?;
     let report = InfoReport::new(&args.source, session.info());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

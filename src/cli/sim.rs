@@ -28,10 +28,7 @@ pub struct SimArgs {
 /// Serves until interrupted.
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let faults = Faults::parse(&args.faults).context("bad --faults")?;
-    let options = SimOptions {
-        seed: args.seed,
-        faults,
-    };
+    let options = SimOptions { seed: args.seed, faults };
     let device_id = crate::sim::board::device_id_for_seed(args.seed);
     let mut stdout = std::io::stdout();
     if args.pty {
@@ -48,8 +45,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(address) = args.tcp {
-        let server = TcpServer::start(&address, options)
-            .with_context(|| format!("could not listen on {address}"))?;
+        let server = TcpServer::start(&address, options).with_context(|| format!("could not listen on {address}"))?;
         writeln!(stdout, "{}", server.address())?;
         stdout.flush()?;
         eprintln!(

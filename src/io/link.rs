@@ -151,19 +151,16 @@ impl Link {
         match source {
             Source::Sim { seed, faults } => {
                 let faults = Faults::parse(faults).map_err(|e| LinkError::Sim(e.to_string()))?;
-                Self::sim(SimOptions {
-                    seed: *seed,
-                    faults,
-                })
+                Self::sim(SimOptions { seed: *seed, faults })
             }
-            Source::Serial { path, baud } => {
+            Source::Serial { path, baud, .. } => {
                 let path = match path {
                     Some(path) => path.clone(),
                     None => first_usb_serial_port().ok_or(LinkError::NoSerialPort)?,
                 };
                 Self::serial(&path, *baud)
             }
-            Source::Tcp { address } => Self::tcp(address).await,
+            Source::Tcp { address, .. } => Self::tcp(address).await,
             Source::Other { kind, .. } => Err(LinkError::Unsupported { kind }),
         }
     }
@@ -182,14 +179,8 @@ impl Link {
 
     /// A serial port: blocking reads with a short timeout on a named thread, writes on another.
     pub fn serial(path: &str, baud: u32) -> Result<Link, LinkError> {
-        let serial_error = |e: serialport::Error| LinkError::Serial {
-            path: path.to_string(),
-            reason: e.to_string(),
-        };
-        let mut reader = serialport::new(path, baud)
-            .timeout(SERIAL_READ_TIMEOUT)
-            .open()
-            .map_err(serial_error)?;
+        let serial_error = |e: serialport::Error| LinkError::Serial { path: path.to_string(), reason: e.to_string() };
+        let mut reader = serialport::new(path, baud).timeout(SERIAL_READ_TIMEOUT).open().map_err(serial_error)?;
         let mut writer = reader.try_clone().map_err(serial_error)?;
         // A board that was streaming before we opened has left half a frame in the buffer; the decoder
         // would discard it, but clearing it keeps the statistics about this session.
@@ -226,16 +217,10 @@ impl Link {
             .name(format!("serial-tx {path}"))
             .spawn(move || {
                 while let Some(bytes) = out_rx.blocking_recv() {
-                    if writer
-                        .write_all(&bytes)
-                        .and_then(|()| writer.flush())
-                        .is_err()
-                    {
+                    if writer.write_all(&bytes).and_then(|()| writer.flush()).is_err() {
                         break;
                     }
-                    stats
-                        .bytes_tx
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    stats.bytes_tx.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
             })
             .map_err(|_| LinkError::Thread("serial writer"))?;
@@ -244,17 +229,11 @@ impl Link {
 
     /// A TCP board.
     pub async fn tcp(address: &str) -> Result<Link, LinkError> {
-        let tcp_error = |e: std::io::Error| LinkError::Tcp {
-            address: address.to_string(),
-            reason: e.to_string(),
-        };
-        let stream = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::net::TcpStream::connect(address),
-        )
-        .await
-        .map_err(|_| tcp_error(std::io::Error::from(std::io::ErrorKind::TimedOut)))?
-        .map_err(tcp_error)?;
+        let tcp_error = |e: std::io::Error| LinkError::Tcp { address: address.to_string(), reason: e.to_string() };
+        let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(address))
+            .await
+            .map_err(|_| tcp_error(std::io::Error::from(std::io::ErrorKind::TimedOut)))?
+            .map_err(tcp_error)?;
         let _ = stream.set_nodelay(true);
         let (mut read_half, mut write_half) = stream.into_split();
         let (link, in_tx, mut out_rx) = Self::new_parts();
@@ -279,9 +258,7 @@ impl Link {
                 if write_half.write_all(&bytes).await.is_err() {
                     break;
                 }
-                stats
-                    .bytes_tx
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                stats.bytes_tx.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }
         });
         Ok(link)
@@ -290,12 +267,7 @@ impl Link {
     /// The simulated board in this process, on its own named thread.
     pub fn sim(options: SimOptions) -> Result<Link, LinkError> {
         let (link, in_tx, out_rx) = Self::new_parts();
-        let mut port = ChannelPort {
-            rx: out_rx,
-            pending: Vec::new(),
-            tx: in_tx,
-            stats: link.stats.clone(),
-        };
+        let mut port = ChannelPort { rx: out_rx, pending: Vec::new(), tx: in_tx, stats: link.stats.clone() };
         let closed = link.closer.0.clone();
         std::thread::Builder::new()
             .name("sim-board".into())
@@ -323,9 +295,7 @@ impl Read for ChannelPort {
         if self.pending.is_empty() {
             match self.rx.try_recv() {
                 Ok(bytes) => {
-                    self.stats
-                        .bytes_tx
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    self.stats.bytes_tx.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     self.pending = bytes;
                 }
                 Err(mpsc::error::TryRecvError::Disconnected) => return Ok(0),
@@ -344,12 +314,8 @@ impl Read for ChannelPort {
 
 impl Write for ChannelPort {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.stats
-            .bytes_rx
-            .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        self.tx
-            .blocking_send(buf.to_vec())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        self.stats.bytes_rx.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.tx.blocking_send(buf.to_vec()).map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
         Ok(buf.len())
     }
 

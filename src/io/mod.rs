@@ -2,9 +2,11 @@
 //! that frames them, and the device session on top. Nothing here blocks the UI: blocking reads run on named
 //! threads, everything else on the tokio runtime, and results travel on bounded channels.
 
+pub mod board;
 pub mod link;
 pub mod session;
 pub mod wire;
 
+pub use board::{Board, OpenBoard, TextBoard};
 pub use link::{Link, LinkError, LinkStats, LinkStatsSnapshot};
 pub use session::{Session, SessionError, SessionOptions, Telemetry, TelemetryStream};

@@ -33,10 +33,7 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_millis(1000),
-            attempts: 3,
-        }
+        Self { timeout: Duration::from_millis(1000), attempts: 3 }
     }
 }
 
@@ -65,9 +62,7 @@ pub enum SessionError {
     #[error("{0}")]
     Device(DeviceError),
     /// The device does not know the request, or could not decode it: usually a protocol version mismatch.
-    #[error(
-        "the device rejected {endpoint}: {error}. Its firmware may speak another protocol version"
-    )]
+    #[error("the device rejected {endpoint}: {error}. Its firmware may speak another protocol version")]
     Wire {
         /// The endpoint's path.
         endpoint: &'static str,
@@ -83,9 +78,7 @@ pub enum SessionError {
         reason: String,
     },
     /// The device speaks another protocol version.
-    #[error(
-        "the device speaks protocol version {device}, this Benchtop speaks {host}; update one of them"
-    )]
+    #[error("the device speaks protocol version {device}, this Benchtop speaks {host}; update one of them")]
     ProtocolMismatch {
         /// The device's version.
         device: u16,
@@ -118,6 +111,15 @@ pub enum Telemetry {
         /// The line.
         line: LogLine,
     },
+    /// A line from a text board, with the values read from it.
+    Text {
+        /// When the line's end reached the host.
+        received_at: Instant,
+        /// The line, without its ending.
+        line: String,
+        /// Channel name and value, in the line's order.
+        values: Vec<(String, f64)>,
+    },
 }
 
 /// Telemetry of one session, on a bounded channel; overflow is counted in [`LinkStats::dropped_messages`].
@@ -145,15 +147,19 @@ impl Session {
 
     /// A session over an open link.
     pub async fn over(link: Link, options: SessionOptions) -> Result<Session, SessionError> {
-        let Link {
-            incoming,
-            outgoing,
-            stats,
-            closer,
-        } = link;
+        Self::over_with(link, Vec::new(), options).await
+    }
+
+    /// A session over an open link, of which `pending` chunks were already read (while probing it).
+    pub async fn over_with(
+        link: Link,
+        pending: Vec<Vec<u8>>,
+        options: SessionOptions,
+    ) -> Result<Session, SessionError> {
+        let Link { incoming, outgoing, stats, closer } = link;
         let client = HostClient::new_with_wire(
             FramedTx::new(outgoing),
-            FramedRx::new(incoming, stats.clone()),
+            FramedRx::with_pending(incoming, pending, stats.clone()),
             TokioSpawn,
             VarSeqKind::Seq2,
             ERROR_PATH,
@@ -161,18 +167,9 @@ impl Session {
         );
         let info = send::<DeviceInfoEndpoint>(&client, options, &()).await?;
         if info.protocol_version != PROTOCOL_VERSION {
-            return Err(SessionError::ProtocolMismatch {
-                device: info.protocol_version,
-                host: PROTOCOL_VERSION,
-            });
+            return Err(SessionError::ProtocolMismatch { device: info.protocol_version, host: PROTOCOL_VERSION });
         }
-        Ok(Session {
-            client,
-            info,
-            stats,
-            options,
-            _closer: closer,
-        })
+        Ok(Session { client, info, stats, options, _closer: closer })
     }
 
     /// The postcard-rpc client underneath, for requests this session has no method for.
@@ -212,9 +209,7 @@ impl Session {
         E::Request: Serialize + postcard_schema::Schema,
         E::Response: DeserializeOwned + postcard_schema::Schema,
     {
-        self.request::<E>(request)
-            .await?
-            .map_err(SessionError::Device)
+        self.request::<E>(request).await?.map_err(SessionError::Device)
     }
 
     /// Round-trip check; returns the time it took.
@@ -248,8 +243,7 @@ impl Session {
 
     /// Commits the staged configuration that has `digest`.
     pub async fn commit(&self, digest: ConfigDigest) -> Result<CommitReceipt, SessionError> {
-        self.call::<ConfigCommitEndpoint, _>(&CommitRequest { digest })
-            .await
+        self.call::<ConfigCommitEndpoint, _>(&CommitRequest { digest }).await
     }
 
     /// Drops the staged configuration.
@@ -264,8 +258,7 @@ impl Session {
 
     /// Asks the board to blink.
     pub async fn identify(&self, duration_ms: u16) -> Result<(), SessionError> {
-        self.call::<IdentifyEndpoint, _>(&IdentifyRequest { duration_ms })
-            .await
+        self.call::<IdentifyEndpoint, _>(&IdentifyRequest { duration_ms }).await
     }
 
     /// Asks the board to reboot.
@@ -274,40 +267,25 @@ impl Session {
     }
 
     /// The device's schema report: every endpoint and topic with its types.
-    pub async fn schema_report(
-        &self,
-    ) -> Result<postcard_rpc::host_client::SchemaReport, SessionError> {
-        tokio::time::timeout(
-            self.options.timeout * self.options.attempts.max(1),
-            self.client.get_schema_report(),
-        )
-        .await
-        .map_err(|_| SessionError::Timeout {
-            endpoint: GetAllSchemasEndpoint::PATH,
-            attempts: 1,
-            timeout_ms: self.options.timeout.as_millis() as u64,
-        })?
-        .map_err(|e| SessionError::BadResponse {
-            endpoint: GetAllSchemasEndpoint::PATH,
-            reason: format!("{e:?}"),
-        })
+    pub async fn schema_report(&self) -> Result<postcard_rpc::host_client::SchemaReport, SessionError> {
+        tokio::time::timeout(self.options.timeout * self.options.attempts.max(1), self.client.get_schema_report())
+            .await
+            .map_err(|_| SessionError::Timeout {
+                endpoint: GetAllSchemasEndpoint::PATH,
+                attempts: 1,
+                timeout_ms: self.options.timeout.as_millis() as u64,
+            })?
+            .map_err(|e| SessionError::BadResponse { endpoint: GetAllSchemasEndpoint::PATH, reason: format!("{e:?}") })
     }
 
     /// Subscribes to all telemetry; at most `capacity` messages wait in the channel.
     pub async fn telemetry(&self, capacity: usize) -> Result<TelemetryStream, SessionError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        self.forward::<SampleBatchTopic>(tx.clone(), |received_at, batch| Telemetry::Samples {
-            received_at,
-            batch,
-        })
-        .await?;
-        self.forward::<CurrentBatchTopic>(tx.clone(), |received_at, batch| Telemetry::Current {
-            received_at,
-            batch,
-        })
-        .await?;
-        self.forward::<LogTopic>(tx, |received_at, line| Telemetry::Log { received_at, line })
+        self.forward::<SampleBatchTopic>(tx.clone(), |received_at, batch| Telemetry::Samples { received_at, batch })
             .await?;
+        self.forward::<CurrentBatchTopic>(tx.clone(), |received_at, batch| Telemetry::Current { received_at, batch })
+            .await?;
+        self.forward::<LogTopic>(tx, |received_at, line| Telemetry::Log { received_at, line }).await?;
         Ok(TelemetryStream { rx })
     }
 
@@ -320,11 +298,8 @@ impl Session {
         T: Topic,
         T::Message: DeserializeOwned + Send + 'static + Sized,
     {
-        let mut subscription = self
-            .client
-            .subscribe_multi::<T>(TOPIC_QUEUE_DEPTH)
-            .await
-            .map_err(|_| SessionError::Closed)?;
+        let mut subscription =
+            self.client.subscribe_multi::<T>(TOPIC_QUEUE_DEPTH).await.map_err(|_| SessionError::Closed)?;
         let stats = self.stats.clone();
         tokio::spawn(async move {
             loop {
@@ -381,28 +356,15 @@ where
             Ok(Ok(response)) => return Ok(response),
             Ok(Err(HostErr::Closed)) => return Err(SessionError::Closed),
             Ok(Err(HostErr::Wire(error))) => {
-                return Err(SessionError::Wire {
-                    endpoint: E::PATH,
-                    error,
-                });
+                return Err(SessionError::Wire { endpoint: E::PATH, error });
             }
             Ok(Err(HostErr::Postcard(e))) => {
-                return Err(SessionError::BadResponse {
-                    endpoint: E::PATH,
-                    reason: e.to_string(),
-                });
+                return Err(SessionError::BadResponse { endpoint: E::PATH, reason: e.to_string() });
             }
             Ok(Err(HostErr::BadResponse)) => {
-                return Err(SessionError::BadResponse {
-                    endpoint: E::PATH,
-                    reason: "unexpected answer".into(),
-                });
+                return Err(SessionError::BadResponse { endpoint: E::PATH, reason: "unexpected answer".into() });
             }
         }
     }
-    Err(SessionError::Timeout {
-        endpoint: E::PATH,
-        attempts,
-        timeout_ms: options.timeout.as_millis() as u64,
-    })
+    Err(SessionError::Timeout { endpoint: E::PATH, attempts, timeout_ms: options.timeout.as_millis() as u64 })
 }

@@ -45,16 +45,15 @@ impl WireTx for FramedTx {
         let mut frame = vec![0u8; MAX_ENCODED_FRAME_LEN];
         let len = encode_frame(&data, &mut frame).map_err(WireError::Frame)?;
         frame.truncate(len);
-        self.outgoing
-            .send(frame)
-            .await
-            .map_err(|_| WireError::Closed)
+        self.outgoing.send(frame).await.map_err(|_| WireError::Closed)
     }
 }
 
 /// Receiving half.
 pub struct FramedRx {
     incoming: mpsc::Receiver<Vec<u8>>,
+    /// Chunks read before this wire existed, decoded first.
+    pending: VecDeque<Vec<u8>>,
     decoder: Box<FrameDecoder>,
     ready: VecDeque<Vec<u8>>,
     stats: Arc<LinkStats>,
@@ -63,8 +62,14 @@ pub struct FramedRx {
 impl FramedRx {
     /// Frames come from `incoming`; counters go to `stats`.
     pub fn new(incoming: mpsc::Receiver<Vec<u8>>, stats: Arc<LinkStats>) -> Self {
+        Self::with_pending(incoming, Vec::new(), stats)
+    }
+
+    /// Like [`FramedRx::new`], decoding `pending` chunks before any new ones.
+    pub fn with_pending(incoming: mpsc::Receiver<Vec<u8>>, pending: Vec<Vec<u8>>, stats: Arc<LinkStats>) -> Self {
         Self {
             incoming,
+            pending: pending.into(),
             decoder: Box::new(FrameDecoder::new()),
             ready: VecDeque::new(),
             stats,
@@ -80,21 +85,17 @@ impl WireRx for FramedRx {
             if let Some(frame) = self.ready.pop_front() {
                 return Ok(frame);
             }
-            let chunk = self.incoming.recv().await.ok_or(WireError::Closed)?;
+            let chunk = match self.pending.pop_front() {
+                Some(chunk) => chunk,
+                None => self.incoming.recv().await.ok_or(WireError::Closed)?,
+            };
             let ready = &mut self.ready;
-            self.decoder
-                .feed(&chunk, |payload| ready.push_back(payload.to_vec()));
+            self.decoder.feed(&chunk, |payload| ready.push_back(payload.to_vec()));
             let stats = self.decoder.stats();
             self.stats.frames_rx.store(stats.frames, Ordering::Relaxed);
-            self.stats
-                .bad_checksums
-                .store(stats.bad_checksums, Ordering::Relaxed);
-            self.stats
-                .malformed_frames
-                .store(stats.malformed_frames, Ordering::Relaxed);
-            self.stats
-                .discarded_bytes
-                .store(stats.discarded_bytes, Ordering::Relaxed);
+            self.stats.bad_checksums.store(stats.bad_checksums, Ordering::Relaxed);
+            self.stats.malformed_frames.store(stats.malformed_frames, Ordering::Relaxed);
+            self.stats.discarded_bytes.store(stats.discarded_bytes, Ordering::Relaxed);
         }
     }
 }

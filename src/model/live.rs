@@ -42,6 +42,10 @@ impl DeviceClock {
 /// One channel's description and data.
 #[derive(Debug, Clone)]
 pub struct LiveChannel {
+    /// Full name (a text board's label may be longer than a protocol channel name).
+    pub name: String,
+    /// Unit, empty when unknown.
+    pub unit: String,
     /// What the device says the channel is.
     pub descriptor: ChannelDescriptor,
     /// Physical values over time.
@@ -61,6 +65,20 @@ pub struct LiveDevice {
     pub clock: DeviceClock,
     /// Batches naming a channel the device did not describe.
     pub unknown_channel_batches: u64,
+    limits: SeriesLimits,
+}
+
+/// A batch placed on the host timeline in physical units, ready to store or to write out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    /// Index into [`LiveDevice::channels`].
+    pub channel: usize,
+    /// Host time of the first value, s.
+    pub t0_s: f64,
+    /// Time between values, s (0 for a single value).
+    pub period_s: f64,
+    /// Physical values.
+    pub values: Vec<f32>,
 }
 
 impl LiveDevice {
@@ -70,76 +88,122 @@ impl LiveDevice {
             .channels
             .iter()
             .map(|descriptor| LiveChannel {
+                name: descriptor.name.to_string(),
+                unit: descriptor.unit.to_string(),
                 descriptor: descriptor.clone(),
                 series: Series::new(limits),
                 dropped_samples: 0,
             })
             .collect();
-        Self {
-            info,
-            channels,
-            clock: DeviceClock::default(),
-            unknown_channel_batches: 0,
-        }
+        Self { info, channels, clock: DeviceClock::default(), unknown_channel_batches: 0, limits }
     }
 
-    fn channel_mut(&mut self, id: u8) -> Option<&mut LiveChannel> {
-        let found = self.channels.iter_mut().find(|c| c.descriptor.id == id);
+    fn channel_index(&mut self, id: u8) -> Option<usize> {
+        let found = self.channels.iter().position(|c| c.descriptor.id == id);
         if found.is_none() {
             self.unknown_channel_batches += 1;
         }
         found
     }
 
-    /// Adds a sample batch received at `host_now_s`.
-    pub fn ingest_samples(&mut self, batch: &SampleBatch, host_now_s: f64) {
+    /// Places a sample batch received at `host_now_s` on the timeline, without storing it.
+    pub fn place_samples(&mut self, batch: &SampleBatch, host_now_s: f64) -> Option<Placed> {
         let n = batch.values.len() as u64;
-        let end_us =
-            batch.first_sample_time_us + n.saturating_sub(1) * u64::from(batch.sample_period_us);
-        let t0 = self
-            .clock
-            .to_host(batch.first_sample_time_us, end_us, host_now_s);
-        let period_s = f64::from(batch.sample_period_us) * 1e-6;
-        let Some(channel) = self.channel_mut(batch.channel_id) else {
-            return;
-        };
-        let values: Vec<f32> = batch
-            .values
-            .iter()
-            .map(|&raw| channel.descriptor.physical(i64::from(raw)) as f32)
-            .collect();
-        channel.series.push_batch(t0, period_s, &values);
+        let end_us = batch.first_sample_time_us + n.saturating_sub(1) * u64::from(batch.sample_period_us);
+        let t0_s = self.clock.to_host(batch.first_sample_time_us, end_us, host_now_s);
+        let channel = self.channel_index(batch.channel_id)?;
+        let descriptor = &self.channels[channel].descriptor;
+        let values = batch.values.iter().map(|&raw| descriptor.physical(i64::from(raw)) as f32).collect();
+        Some(Placed { channel, t0_s, period_s: f64::from(batch.sample_period_us) * 1e-6, values })
     }
 
-    /// Adds a current batch received at `host_now_s`.
-    pub fn ingest_current(&mut self, batch: &CurrentBatch, host_now_s: f64) {
+    /// Places a current batch received at `host_now_s` on the timeline, without storing it.
+    pub fn place_current(&mut self, batch: &CurrentBatch, host_now_s: f64) -> Option<Placed> {
         let n = batch.values.len() as u64;
         let period_ns = u64::from(batch.sample_period_ns);
         let end_us = batch.first_sample_time_us + n.saturating_sub(1) * period_ns / 1000;
-        let t0 = self
-            .clock
-            .to_host(batch.first_sample_time_us, end_us, host_now_s);
-        let Some(channel) = self.channel_mut(batch.channel_id) else {
-            return;
-        };
-        channel.dropped_samples += u64::from(batch.dropped_before);
-        let values: Vec<f32> = batch
-            .values
+        let t0_s = self.clock.to_host(batch.first_sample_time_us, end_us, host_now_s);
+        let channel = self.channel_index(batch.channel_id)?;
+        let live = &mut self.channels[channel];
+        live.dropped_samples += u64::from(batch.dropped_before);
+        let values = batch.values.iter().map(|&raw| live.descriptor.physical(i64::from(raw)) as f32).collect();
+        Some(Placed { channel, t0_s, period_s: period_ns as f64 * 1e-9, values })
+    }
+
+    /// Places named values of a text line received at `host_now_s`, adding channels for new names.
+    pub fn place_named(&mut self, values: &[(String, f64)], host_now_s: f64) -> Vec<Placed> {
+        values
             .iter()
-            .map(|&raw| channel.descriptor.physical(i64::from(raw)) as f32)
-            .collect();
-        channel
-            .series
-            .push_batch(t0, period_ns as f64 * 1e-9, &values);
+            .filter_map(|(name, value)| {
+                let channel = self.named_channel(name)?;
+                Some(Placed { channel, t0_s: host_now_s, period_s: 0.0, values: vec![*value as f32] })
+            })
+            .collect()
+    }
+
+    /// The channel called `name`, created if new (text boards describe channels by naming them).
+    fn named_channel(&mut self, name: &str) -> Option<usize> {
+        if let Some(i) = self.channels.iter().position(|c| c.name == name) {
+            return Some(i);
+        }
+        let id = u8::try_from(self.channels.len()).ok()?;
+        let mut short = heapless::String::new();
+        for c in name.chars() {
+            if short.push(c).is_err() {
+                break;
+            }
+        }
+        let descriptor = ChannelDescriptor {
+            id,
+            name: short,
+            unit: heapless::String::new(),
+            kind: firmware_protocol::ChannelKind::Sensor,
+            raw_type: firmware_protocol::RawType::I32,
+            scale: 1.0,
+            offset: 0.0,
+            nominal_rate_hz: 0.0,
+        };
+        self.channels.push(LiveChannel {
+            name: name.to_string(),
+            unit: String::new(),
+            descriptor,
+            series: Series::new(self.limits),
+            dropped_samples: 0,
+        });
+        Some(self.channels.len() - 1)
+    }
+
+    /// Stores a placed batch.
+    pub fn store(&mut self, placed: &Placed) {
+        if let Some(channel) = self.channels.get_mut(placed.channel) {
+            channel.series.push_batch(placed.t0_s, placed.period_s, &placed.values);
+        }
+    }
+
+    /// Places and stores a sample batch received at `host_now_s`.
+    pub fn ingest_samples(&mut self, batch: &SampleBatch, host_now_s: f64) {
+        if let Some(placed) = self.place_samples(batch, host_now_s) {
+            self.store(&placed);
+        }
+    }
+
+    /// Places and stores a current batch received at `host_now_s`.
+    pub fn ingest_current(&mut self, batch: &CurrentBatch, host_now_s: f64) {
+        if let Some(placed) = self.place_current(batch, host_now_s) {
+            self.store(&placed);
+        }
+    }
+
+    /// Places and stores the named values of a text line received at `host_now_s`.
+    pub fn ingest_named(&mut self, values: &[(String, f64)], host_now_s: f64) {
+        for placed in self.place_named(values, host_now_s) {
+            self.store(&placed);
+        }
     }
 
     /// Newest sample time over all channels.
     pub fn newest_s(&self) -> Option<f64> {
-        self.channels
-            .iter()
-            .filter_map(|c| c.series.last())
-            .map(|(t, _)| t)
-            .reduce(f64::max)
+        self.channels.iter().filter_map(|c| c.series.last()).map(|(t, _)| t).reduce(f64::max)
     }
 
     /// Samples the device reported as dropped, over all channels.
@@ -167,18 +231,12 @@ mod tests {
             nominal_rate_hz: 10.0,
         };
         let mut channels = HVec::new();
-        channels
-            .push(channel(0, "temperature", "°C", 0.01))
-            .unwrap();
+        channels.push(channel(0, "temperature", "°C", 0.01)).unwrap();
         channels.push(channel(3, "current", "nA", 1.0)).unwrap();
         DeviceInfo {
             protocol_version: PROTOCOL_VERSION,
             device_id: 1,
-            firmware_version: FirmwareVersion {
-                major: 0,
-                minor: 1,
-                patch: 0,
-            },
+            firmware_version: FirmwareVersion { major: 0, minor: 1, patch: 0 },
             hardware_revision: heapless::String::new(),
             capabilities: Capabilities::empty(),
             channels,
@@ -198,26 +256,13 @@ mod tests {
         device.ingest_samples(&batch, 10.2);
         let samples: Vec<(f64, f32)> = device.channels[0].series.raw_range(0.0, 100.0).collect();
         assert_eq!(samples.len(), 3);
-        assert!(
-            (samples[0].0 - 10.0).abs() < 1e-9 && (samples[2].0 - 10.2).abs() < 1e-9,
-            "{samples:?}"
-        );
+        assert!((samples[0].0 - 10.0).abs() < 1e-9 && (samples[2].0 - 10.2).abs() < 1e-9, "{samples:?}");
         assert_eq!(samples[1].1, 22.1);
 
         // The next batch keeps the device's spacing even if it arrives late.
-        let next = SampleBatch {
-            first_sample_time_us: 5_300_000,
-            values: HVec::from_slice(&[2230]).unwrap(),
-            ..batch
-        };
+        let next = SampleBatch { first_sample_time_us: 5_300_000, values: HVec::from_slice(&[2230]).unwrap(), ..batch };
         device.ingest_samples(&next, 12.0);
-        assert_eq!(
-            device.channels[0]
-                .series
-                .last()
-                .map(|(t, _)| (t * 1e6).round() / 1e6),
-            Some(10.3)
-        );
+        assert_eq!(device.channels[0].series.last().map(|(t, _)| (t * 1e6).round() / 1e6), Some(10.3));
     }
 
     #[test]
@@ -239,21 +284,24 @@ mod tests {
     }
 
     #[test]
+    fn text_boards_grow_channels_by_name() {
+        let mut device = LiveDevice::new(info(), SeriesLimits::default());
+        let line = vec![("outside_temperature_c".to_string(), 4.5), ("temperature".to_string(), 21.0)];
+        device.ingest_named(&line, 3.0);
+        device.ingest_named(&line[..1], 4.0);
+        assert_eq!(device.channels.len(), 3);
+        assert_eq!(device.channels[2].name, "outside_temperature_c");
+        assert_eq!(device.channels[2].series.raw_range(0.0, 10.0).collect::<Vec<_>>(), vec![(3.0, 4.5), (4.0, 4.5)]);
+        // An existing protocol channel of the same name takes the value.
+        assert_eq!(device.channels[0].series.last(), Some((3.0, 21.0)));
+    }
+
+    #[test]
     fn unknown_channels_are_counted_not_stored() {
         let mut device = LiveDevice::new(info(), SeriesLimits::default());
-        let batch = SampleBatch {
-            channel_id: 9,
-            first_sample_time_us: 0,
-            sample_period_us: 1,
-            values: HVec::new(),
-        };
+        let batch = SampleBatch { channel_id: 9, first_sample_time_us: 0, sample_period_us: 1, values: HVec::new() };
         device.ingest_samples(&batch, 1.0);
         assert_eq!(device.unknown_channel_batches, 1);
-        assert!(
-            device
-                .channels
-                .iter()
-                .all(|c| c.series.samples_total() == 0)
-        );
+        assert!(device.channels.iter().all(|c| c.series.samples_total() == 0));
     }
 }

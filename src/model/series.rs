@@ -34,10 +34,7 @@ impl Default for SeriesLimits {
     /// 4 Mi raw samples (48 MB) and 1 Mi blocks per level (24 MB): at 1 MS/s, 4 s of raw samples, an hour of
     /// 1 Ki-sample blocks' worth of history at level 1 for 17 minutes, and days at the coarsest level.
     fn default() -> Self {
-        Self {
-            raw_samples: 4 << 20,
-            blocks_per_level: 1 << 20,
-        }
+        Self { raw_samples: 4 << 20, blocks_per_level: 1 << 20 }
     }
 }
 
@@ -56,12 +53,7 @@ pub struct Block {
 
 impl Block {
     fn sample(t: f64, v: f32) -> Self {
-        Self {
-            t_first: t,
-            t_last: t,
-            min: v,
-            max: v,
-        }
+        Self { t_first: t, t_last: t, min: v, max: v }
     }
 
     fn merge(&mut self, other: &Block) {
@@ -158,12 +150,7 @@ impl Series {
     pub fn time_range(&self) -> Option<(f64, f64)> {
         let newest = *self.raw_t.back()?;
         let oldest_raw = self.raw_t.front().copied().unwrap_or(newest);
-        let oldest = self
-            .levels
-            .iter()
-            .filter_map(|l| l.front())
-            .map(|b| b.t_first)
-            .fold(oldest_raw, f64::min);
+        let oldest = self.levels.iter().filter_map(|l| l.front()).map(|b| b.t_first).fold(oldest_raw, f64::min);
         Some((oldest, newest))
     }
 
@@ -217,17 +204,8 @@ impl Series {
             let room = BLOCK_SAMPLES - self.pending[0].items;
             let end = (start + room).min(values.len());
             let run = &values[start..end];
-            let (min, max) = run
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                    (lo.min(v), hi.max(v))
-                });
-            let block = Block {
-                t_first: time(start),
-                t_last: time(end - 1),
-                min,
-                max,
-            };
+            let (min, max) = run.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let block = Block { t_first: time(start), t_last: time(end - 1), min, max };
             self.feed(0, &block, run.len(), BLOCK_SAMPLES);
             start = end;
         }
@@ -292,8 +270,7 @@ impl Series {
             None => !self.raw_evicted || self.raw_t.front().is_some_and(|&t| t <= t_s),
             Some(k) => {
                 let ring = &self.levels[k];
-                !ring.is_empty()
-                    && (!self.level_evicted[k] || ring.front().is_some_and(|b| b.t_first <= t_s))
+                !ring.is_empty() && (!self.level_evicted[k] || ring.front().is_some_and(|b| b.t_first <= t_s))
             }
         }
     }
@@ -302,10 +279,7 @@ impl Series {
     /// data are left out.
     pub fn envelope(&self, t0_s: f64, t1_s: f64, columns: usize) -> Vec<Column> {
         let mut out = Vec::new();
-        if columns == 0
-            || t1_s.partial_cmp(&t0_s) != Some(std::cmp::Ordering::Greater)
-            || self.raw_v.is_empty()
-        {
+        if columns == 0 || t1_s.partial_cmp(&t0_s) != Some(std::cmp::Ordering::Greater) || self.raw_v.is_empty() {
             return out;
         }
         let width = (t1_s - t0_s) / columns as f64;
@@ -350,11 +324,7 @@ impl Series {
         }
         for (i, cell) in cells.into_iter().enumerate() {
             if let Some((min, max)) = cell {
-                out.push(Column {
-                    t: t0_s + i as f64 * width,
-                    min,
-                    max,
-                });
+                out.push(Column { t: t0_s + i as f64 * width, min, max });
             }
         }
         out
@@ -365,9 +335,8 @@ impl Series {
     /// furthest back. `None` is the raw ring.
     fn choose_level(&self, t0_s: f64, column_s: f64) -> Option<usize> {
         let sources = [None, Some(0), Some(1), Some(2), Some(3)];
-        let fits = |level: Option<usize>| {
-            self.covers(level, t0_s) && self.item_duration(level).is_some_and(|d| d <= column_s)
-        };
+        let fits =
+            |level: Option<usize>| self.covers(level, t0_s) && self.item_duration(level).is_some_and(|d| d <= column_s);
         if let Some(&level) = sources.iter().rev().find(|&&l| fits(l)) {
             return level;
         }
@@ -387,20 +356,14 @@ impl Series {
         candidates
             .into_iter()
             .flatten()
-            .min_by(|&a, &b| {
-                (self.raw_t[a] - t_s)
-                    .abs()
-                    .total_cmp(&(self.raw_t[b] - t_s).abs())
-            })
+            .min_by(|&a, &b| (self.raw_t[a] - t_s).abs().total_cmp(&(self.raw_t[b] - t_s).abs()))
             .map(|i| (self.raw_t[i], self.raw_v[i]))
     }
 
     /// Raw samples in `[t0_s, t1_s)`, oldest first (for export and read-outs).
     pub fn raw_range(&self, t0_s: f64, t1_s: f64) -> impl Iterator<Item = (f64, f32)> + '_ {
         let start = self.raw_t.partition_point(|&t| t < t0_s);
-        (start..self.raw_t.len())
-            .map(|i| (self.raw_t[i], self.raw_v[i]))
-            .take_while(move |&(t, _)| t < t1_s)
+        (start..self.raw_t.len()).map(|i| (self.raw_t[i], self.raw_v[i])).take_while(move |&(t, _)| t < t1_s)
     }
 }
 
@@ -419,25 +382,12 @@ mod tests {
         cells
             .into_iter()
             .enumerate()
-            .filter_map(|(i, c)| {
-                c.map(|(min, max)| Column {
-                    t: t0 + i as f64 * width,
-                    min,
-                    max,
-                })
-            })
+            .filter_map(|(i, c)| c.map(|(min, max)| Column { t: t0 + i as f64 * width, min, max }))
             .collect()
     }
 
     fn wave(n: usize, rate_hz: f64) -> Vec<(f64, f32)> {
-        (0..n)
-            .map(|i| {
-                (
-                    i as f64 / rate_hz,
-                    ((i * 7919) % 1000) as f32 - 500.0 + (i / 5000) as f32,
-                )
-            })
-            .collect()
+        (0..n).map(|i| (i as f64 / rate_hz, ((i * 7919) % 1000) as f32 - 500.0 + (i / 5000) as f32)).collect()
     }
 
     #[test]
@@ -448,10 +398,7 @@ mod tests {
             series.push(t, v);
         }
         // 10 s over 20 000 columns: finer than a sample, so raw samples are used.
-        assert_eq!(
-            series.envelope(0.0, 10.0, 20_000),
-            brute(&samples, 0.0, 10.0, 20_000)
-        );
+        assert_eq!(series.envelope(0.0, 10.0, 20_000), brute(&samples, 0.0, 10.0, 20_000));
     }
 
     #[test]
@@ -467,22 +414,13 @@ mod tests {
         assert_eq!(fast.len(), exact.len());
         // Blocks never cross a column boundary by more than one block, so the overall extremes match and each
         // column's extremes are within the exact ones of it and its neighbour.
-        let (lo, hi) = exact.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| {
-            (lo.min(c.min), hi.max(c.max))
-        });
-        let (flo, fhi) = fast.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| {
-            (lo.min(c.min), hi.max(c.max))
-        });
+        let (lo, hi) = exact.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(c.min), hi.max(c.max)));
+        let (flo, fhi) = fast.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(c.min), hi.max(c.max)));
         assert_eq!((lo, hi), (flo, fhi));
         for (i, column) in fast.iter().enumerate() {
             let near = &exact[i.saturating_sub(1)..(i + 2).min(exact.len())];
-            let (nlo, nhi) = near.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| {
-                (lo.min(c.min), hi.max(c.max))
-            });
-            assert!(
-                column.min >= nlo && column.max <= nhi,
-                "column {i}: {column:?} outside {nlo}..{nhi}"
-            );
+            let (nlo, nhi) = near.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(c.min), hi.max(c.max)));
+            assert!(column.min >= nlo && column.max <= nhi, "column {i}: {column:?} outside {nlo}..{nhi}");
         }
         // 10 000 samples per column: a coarse level was used (16 384-sample blocks are too wide, 1 024 fit).
         assert_eq!(series.choose_level(t0, (t1 - t0) / columns as f64), Some(1));
@@ -503,10 +441,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_old_history_stays_coarse() {
-        let limits = SeriesLimits {
-            raw_samples: 1000,
-            blocks_per_level: 100,
-        };
+        let limits = SeriesLimits { raw_samples: 1000, blocks_per_level: 100 };
         let mut series = Series::new(limits);
         for i in 0..2_000_000u64 {
             series.push(i as f64 * 1e-3, (i % 977) as f32);
@@ -534,29 +469,18 @@ mod tests {
         series.push(0.5, 2.0);
         series.push(2.0, f32::NAN);
         assert_eq!(series.samples_total(), 2);
-        assert_eq!(
-            series.raw_range(0.0, 10.0).collect::<Vec<_>>(),
-            vec![(1.0, 1.0), (1.0, 2.0)]
-        );
+        assert_eq!(series.raw_range(0.0, 10.0).collect::<Vec<_>>(), vec![(1.0, 1.0), (1.0, 2.0)]);
         assert!(series.envelope(1.0, 1.0, 10).is_empty());
         assert!(series.envelope(0.0, 2.0, 0).is_empty());
     }
 
     #[test]
     fn batches_equal_single_pushes() {
-        let limits = SeriesLimits {
-            raw_samples: 3000,
-            blocks_per_level: 50,
-        };
+        let limits = SeriesLimits { raw_samples: 3000, blocks_per_level: 50 };
         let (mut a, mut b) = (Series::new(limits), Series::new(limits));
         let mut t0 = 3.0;
         // Batch sizes that straddle block boundaries and, once, overflow the raw ring on their own.
-        for (k, len) in [1usize, 63, 64, 65, 160, 1000, 4000, 7, 160]
-            .into_iter()
-            .cycle()
-            .take(200)
-            .enumerate()
-        {
+        for (k, len) in [1usize, 63, 64, 65, 160, 1000, 4000, 7, 160].into_iter().cycle().take(200).enumerate() {
             let values: Vec<f32> = (0..len).map(|i| ((k * 131 + i) as f32).sin()).collect();
             a.push_batch(t0, 1e-4, &values);
             for (i, &v) in values.iter().enumerate() {
@@ -565,18 +489,11 @@ mod tests {
             t0 += len as f64 * 1e-4;
         }
         assert_eq!(a.samples_total(), b.samples_total());
-        assert_eq!(
-            a.raw_range(0.0, 1e9).collect::<Vec<_>>(),
-            b.raw_range(0.0, 1e9).collect::<Vec<_>>()
-        );
+        assert_eq!(a.raw_range(0.0, 1e9).collect::<Vec<_>>(), b.raw_range(0.0, 1e9).collect::<Vec<_>>());
         assert_eq!(a.levels, b.levels);
         assert_eq!(a.time_range(), b.time_range());
         for columns in [1, 37, 2000, 100_000] {
-            assert_eq!(
-                a.envelope(3.0, t0, columns),
-                b.envelope(3.0, t0, columns),
-                "{columns} columns"
-            );
+            assert_eq!(a.envelope(3.0, t0, columns), b.envelope(3.0, t0, columns), "{columns} columns");
         }
     }
 }

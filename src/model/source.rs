@@ -8,6 +8,8 @@ use std::fmt;
 
 use thiserror::Error;
 
+use super::textline::TextFormat;
+
 /// Default serial baud rate.
 pub const DEFAULT_BAUD: u32 = 115_200;
 
@@ -27,11 +29,15 @@ pub enum Source {
         path: Option<String>,
         /// Baud rate.
         baud: u32,
+        /// What the board speaks.
+        format: BoardFormat,
     },
     /// A TCP board.
     Tcp {
         /// `host:port`.
         address: String,
+        /// What the board speaks.
+        format: BoardFormat,
     },
     /// A kind of source Benchtop names but this build does not open yet.
     Other {
@@ -64,71 +70,97 @@ impl Source {
     /// Parses a source string.
     pub fn parse(text: &str) -> Result<Self, SourceError> {
         let text = text.trim();
-        let bad = |reason: &str| SourceError::Bad {
-            text: text.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| SourceError::Bad { text: text.to_string(), reason: reason.to_string() };
         if text == "sim" {
-            return Ok(Source::Sim {
-                seed: 0,
-                faults: String::new(),
-            });
+            return Ok(Source::Sim { seed: 0, faults: String::new() });
         }
         if let Some(rest) = text.strip_prefix("sim:") {
             return parse_sim(rest).map_err(|reason| bad(&reason));
         }
         if let Some(rest) = text.strip_prefix("serial:") {
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let mut baud = DEFAULT_BAUD;
-            for (key, value) in query
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .filter_map(|p| p.split_once('='))
-            {
-                match key {
-                    "baud" => {
-                        baud = value
-                            .parse()
-                            .map_err(|_| bad("baud must be a number, e.g. baud=115200"))?
-                    }
-                    other => {
-                        return Err(bad(&format!("unknown option `{other}`; serial takes baud")));
-                    }
-                }
-            }
+            let options = parse_query(query, &["baud", "format"]).map_err(|reason| bad(&reason))?;
+            let baud = match options.get("baud") {
+                Some(value) => value.parse().map_err(|_| bad("baud must be a number, e.g. baud=115200"))?,
+                None => DEFAULT_BAUD,
+            };
+            let format = BoardFormat::from_option(options.get("format")).map_err(|reason| bad(&reason))?;
             if path.is_empty() {
                 return Err(bad("give a port path (serial:/dev/ttyACM0) or serial:auto"));
             }
             let path = (path != "auto").then(|| path.to_string());
-            return Ok(Source::Serial { path, baud });
+            return Ok(Source::Serial { path, baud, format });
         }
-        if let Some(address) = text.strip_prefix("tcp:") {
-            if address
-                .rsplit_once(':')
-                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
-            {
+        if let Some(rest) = text.strip_prefix("tcp:") {
+            let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if address.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
                 return Err(bad("give host:port, e.g. tcp:127.0.0.1:7000"));
             }
-            return Ok(Source::Tcp {
-                address: address.to_string(),
-            });
+            let options = parse_query(query, &["format"]).map_err(|reason| bad(&reason))?;
+            let format = BoardFormat::from_option(options.get("format")).map_err(|reason| bad(&reason))?;
+            return Ok(Source::Tcp { address: address.to_string(), format });
         }
-        for (prefix, kind) in [
-            ("ble:", "ble"),
-            ("ppk2:", "ppk2"),
-            ("mqtt://", "mqtt"),
-            ("coap://", "coap"),
-            ("file:", "file"),
-        ] {
+        for (prefix, kind) in
+            [("ble:", "ble"), ("ppk2:", "ppk2"), ("mqtt://", "mqtt"), ("coap://", "coap"), ("file:", "file")]
+        {
             if let Some(target) = text.strip_prefix(prefix) {
-                return Ok(Source::Other {
-                    kind,
-                    target: target.to_string(),
-                });
+                return Ok(Source::Other { kind, target: target.to_string() });
             }
         }
         Err(SourceError::Unknown(text.to_string()))
     }
+}
+
+/// What a board on a byte stream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BoardFormat {
+    /// Try the Benchtop protocol; if the board does not answer, read it as text (format detected).
+    #[default]
+    Detect,
+    /// The Benchtop protocol only.
+    Protocol,
+    /// Text lines in this format.
+    Text(TextFormat),
+}
+
+impl BoardFormat {
+    /// Parses the `format=` option: `protocol`, `text` (format detected), `plotter`, `csv`, `raw`.
+    fn from_option(value: Option<&String>) -> Result<Self, String> {
+        match value.map(String::as_str) {
+            None => Ok(BoardFormat::Detect),
+            Some("protocol") => Ok(BoardFormat::Protocol),
+            Some("text") => Ok(BoardFormat::Text(TextFormat::Auto)),
+            Some(other) => match other.parse::<TextFormat>() {
+                Ok(TextFormat::Auto) | Err(_) => {
+                    Err(format!("format `{other}` is not one of protocol, text, plotter, csv, raw"))
+                }
+                Ok(format) => Ok(BoardFormat::Text(format)),
+            },
+        }
+    }
+
+    /// The `format=` option that names this, if not the default.
+    fn option(self) -> Option<&'static str> {
+        match self {
+            BoardFormat::Detect => None,
+            BoardFormat::Protocol => Some("protocol"),
+            BoardFormat::Text(TextFormat::Auto) => Some("text"),
+            BoardFormat::Text(format) => Some(format.as_str()),
+        }
+    }
+}
+
+/// `a=1&b=2` into a map, refusing keys not in `known`.
+fn parse_query(query: &str, known: &[&str]) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut options = std::collections::HashMap::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| format!("option `{part}` needs a value"))?;
+        if !known.contains(&key) {
+            return Err(format!("unknown option `{key}`; this source takes {}", known.join(", ")));
+        }
+        options.insert(key.to_string(), value.to_string());
+    }
+    Ok(options)
 }
 
 fn parse_sim(options: &str) -> Result<Source, String> {
@@ -141,15 +173,9 @@ fn parse_sim(options: &str) -> Result<Source, String> {
     };
     for part in head.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('=') {
-            Some(("seed", value)) => {
-                seed = value
-                    .parse()
-                    .map_err(|_| "seed must be a number".to_string())?
-            }
+            Some(("seed", value)) => seed = value.parse().map_err(|_| "seed must be a number".to_string())?,
             _ => {
-                return Err(format!(
-                    "unknown option `{part}`; sim takes seed=N and faults=LIST"
-                ));
+                return Err(format!("unknown option `{part}`; sim takes seed=N and faults=LIST"));
             }
         }
     }
@@ -166,14 +192,27 @@ impl fmt::Display for Source {
             Source::Sim { seed: 0, faults } if faults.is_empty() => f.write_str("sim"),
             Source::Sim { seed, faults } if faults.is_empty() => write!(f, "sim:seed={seed}"),
             Source::Sim { seed, faults } => write!(f, "sim:seed={seed},faults={faults}"),
-            Source::Serial { path, baud } => {
+            Source::Serial { path, baud, format } => {
                 write!(f, "serial:{}", path.as_deref().unwrap_or("auto"))?;
+                let mut options = Vec::new();
                 if *baud != DEFAULT_BAUD {
-                    write!(f, "?baud={baud}")?;
+                    options.push(format!("baud={baud}"));
+                }
+                if let Some(format) = format.option() {
+                    options.push(format!("format={format}"));
+                }
+                if !options.is_empty() {
+                    write!(f, "?{}", options.join("&"))?;
                 }
                 Ok(())
             }
-            Source::Tcp { address } => write!(f, "tcp:{address}"),
+            Source::Tcp { address, format } => {
+                write!(f, "tcp:{address}")?;
+                if let Some(format) = format.option() {
+                    write!(f, "?format={format}")?;
+                }
+                Ok(())
+            }
             Source::Other { kind, target } => match *kind {
                 "mqtt" | "coap" => write!(f, "{kind}://{target}"),
                 _ => write!(f, "{kind}:{target}"),
@@ -194,6 +233,9 @@ mod tests {
             "sim:seed=7,faults=corrupt=0.01,late=20ms",
             "serial:/dev/ttyACM0",
             "serial:/dev/ttyACM0?baud=9600",
+            "serial:/dev/ttyUSB0?baud=9600&format=plotter",
+            "serial:/dev/ttyUSB0?format=csv",
+            "tcp:127.0.0.1:7000?format=text",
             "serial:auto",
             "tcp:127.0.0.1:7000",
             "ble:env-sensor",
@@ -207,30 +249,17 @@ mod tests {
         }
         assert_eq!(
             Source::parse("serial:/dev/pts/5?baud=9600").unwrap(),
-            Source::Serial {
-                path: Some("/dev/pts/5".into()),
-                baud: 9600
-            }
+            Source::Serial { path: Some("/dev/pts/5".into()), baud: 9600, format: BoardFormat::Detect }
         );
     }
 
     #[test]
     fn bad_sources_say_what_is_wrong() {
-        assert!(matches!(
-            Source::parse("usb:3"),
-            Err(SourceError::Unknown(_))
-        ));
-        assert!(matches!(
-            Source::parse("tcp:localhost"),
-            Err(SourceError::Bad { .. })
-        ));
-        assert!(matches!(
-            Source::parse("serial:/dev/x?baud=fast"),
-            Err(SourceError::Bad { .. })
-        ));
-        assert!(matches!(
-            Source::parse("sim:colour=red"),
-            Err(SourceError::Bad { .. })
-        ));
+        assert!(matches!(Source::parse("usb:3"), Err(SourceError::Unknown(_))));
+        assert!(matches!(Source::parse("tcp:localhost"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("serial:/dev/x?baud=fast"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("sim:colour=red"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("serial:/dev/x?format=json"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("serial:/dev/x?parity=odd"), Err(SourceError::Bad { .. })));
     }
 }

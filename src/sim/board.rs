@@ -97,9 +97,7 @@ impl SimBoard {
             decoder: FrameDecoder::new(),
             writer: FrameWriter::new(),
             noise: Noise::default(),
-            sensors: std::array::from_fn(|_| {
-                ChannelStream::new(SENSOR_RATE_HZ, 0, SAMPLE_BATCH_MAX_SAMPLES)
-            }),
+            sensors: std::array::from_fn(|_| ChannelStream::new(SENSOR_RATE_HZ, 0, SAMPLE_BATCH_MAX_SAMPLES)),
             current: ChannelStream::new(1000.0, 0, CURRENT_BATCH_MAX_SAMPLES),
             sensor_values: Default::default(),
             current_values: HVec::new(),
@@ -146,33 +144,9 @@ impl SimBoard {
         };
         let mut channels = HVec::new();
         let list = [
-            channel(
-                TEMPERATURE,
-                "temperature",
-                "°C",
-                ChannelKind::Sensor,
-                RawType::I16,
-                0.01,
-                SENSOR_RATE_HZ as f32,
-            ),
-            channel(
-                HUMIDITY,
-                "humidity",
-                "%",
-                ChannelKind::Sensor,
-                RawType::U16,
-                0.01,
-                SENSOR_RATE_HZ as f32,
-            ),
-            channel(
-                BATTERY,
-                "battery",
-                "V",
-                ChannelKind::Voltage,
-                RawType::U16,
-                0.001,
-                SENSOR_RATE_HZ as f32,
-            ),
+            channel(TEMPERATURE, "temperature", "°C", ChannelKind::Sensor, RawType::I16, 0.01, SENSOR_RATE_HZ as f32),
+            channel(HUMIDITY, "humidity", "%", ChannelKind::Sensor, RawType::U16, 0.01, SENSOR_RATE_HZ as f32),
+            channel(BATTERY, "battery", "V", ChannelKind::Voltage, RawType::U16, 0.001, SENSOR_RATE_HZ as f32),
             channel(
                 CURRENT,
                 "current",
@@ -189,11 +163,7 @@ impl SimBoard {
         DeviceInfo {
             protocol_version: PROTOCOL_VERSION,
             device_id: self.device_id,
-            firmware_version: FirmwareVersion {
-                major: 0,
-                minor: 1,
-                patch: 0,
-            },
+            firmware_version: FirmwareVersion { major: 0, minor: 1, patch: 0 },
             hardware_revision: String::try_from("sim").unwrap_or_default(),
             capabilities: Capabilities::STREAMING
                 .with(Capabilities::CONFIG)
@@ -210,8 +180,7 @@ impl SimBoard {
     /// Bytes arriving from the host at `now_us`.
     pub fn receive(&mut self, bytes: &[u8], now_us: u64) {
         let mut payloads = Vec::new();
-        self.decoder
-            .feed(bytes, |payload| payloads.push(payload.to_vec()));
+        self.decoder.feed(bytes, |payload| payloads.push(payload.to_vec()));
         let resets = self.counters.resets;
         for payload in payloads {
             // After a reset, the rest of what arrived went to a board that was not listening.
@@ -261,14 +230,8 @@ impl SimBoard {
 
     fn restart_streams(&mut self) {
         let start_ns = 0;
-        self.sensors = std::array::from_fn(|_| {
-            ChannelStream::new(SENSOR_RATE_HZ, start_ns, SAMPLE_BATCH_MAX_SAMPLES)
-        });
-        self.current = ChannelStream::new(
-            self.streaming.current_rate_hz as f64,
-            start_ns,
-            CURRENT_BATCH_MAX_SAMPLES,
-        );
+        self.sensors = std::array::from_fn(|_| ChannelStream::new(SENSOR_RATE_HZ, start_ns, SAMPLE_BATCH_MAX_SAMPLES));
+        self.current = ChannelStream::new(self.streaming.current_rate_hz as f64, start_ns, CURRENT_BATCH_MAX_SAMPLES);
         self.sensor_values = Default::default();
         self.current_values.clear();
     }
@@ -321,12 +284,8 @@ impl SimBoard {
 
     fn sensor_raw(&mut self, channel: u8, time_us: u64, interval_us: u64) -> i32 {
         match channel {
-            TEMPERATURE => {
-                (self.noise.temperature_c(time_us, &mut self.rng) * 100.0).round() as i32
-            }
-            HUMIDITY => {
-                (self.noise.humidity_percent(time_us, &mut self.rng) * 100.0).round() as i32
-            }
+            TEMPERATURE => (self.noise.temperature_c(time_us, &mut self.rng) * 100.0).round() as i32,
+            HUMIDITY => (self.noise.humidity_percent(time_us, &mut self.rng) * 100.0).round() as i32,
             _ => {
                 let current_na = phase_at(time_us, interval_us).mean_current_na();
                 (self.noise.battery_v(time_us, current_na, &mut self.rng) * 1000.0).round() as i32
@@ -360,8 +319,7 @@ impl SimBoard {
 
     /// A log line at the start of every uplink, as firmware would print it.
     fn log_uplinks(&mut self, now_us: u64, interval_us: u64) {
-        let transmitting =
-            phase_at(self.device_time_us(now_us), interval_us) == super::waveform::Phase::Transmit;
+        let transmitting = phase_at(self.device_time_us(now_us), interval_us) == super::waveform::Phase::Transmit;
         if transmitting && !self.last_phase_transmit {
             self.log(now_us, LogLevel::Debug, "uplink: 20 bytes at SF7");
         }
@@ -375,11 +333,7 @@ impl SimBoard {
                 break;
             }
         }
-        let message = LogLine {
-            device_time_us: self.device_time_us(now_us),
-            level,
-            text: line,
-        };
+        let message = LogLine { device_time_us: self.device_time_us(now_us), level, text: line };
         self.send_topic::<LogTopic>(&message, 0);
     }
 
@@ -407,10 +361,7 @@ impl SimBoard {
         macro_rules! reply {
             ($endpoint:ty, $value:expr) => {{
                 let value = $value;
-                let frame = self
-                    .writer
-                    .response::<$endpoint>(&request, &value)
-                    .map(<[u8]>::to_vec);
+                let frame = self.writer.response::<$endpoint>(&request, &value).map(<[u8]>::to_vec);
                 self.answer(frame, now_us + delay_us);
             }};
         }
@@ -419,10 +370,7 @@ impl SimBoard {
                 match request.decode::<$endpoint>() {
                     Ok(value) => value,
                     Err(_) => {
-                        let frame = self
-                            .writer
-                            .wire_error(&request, &WireError::DeserFailed)
-                            .map(<[u8]>::to_vec);
+                        let frame = self.writer.wire_error(&request, &WireError::DeserFailed).map(<[u8]>::to_vec);
                         self.answer(frame, now_us + delay_us);
                         return;
                     }
@@ -437,24 +385,19 @@ impl SimBoard {
         } else if request.is::<GetAllSchemasEndpoint>() {
             let mut frames = Vec::new();
             let writer = &mut self.writer;
-            let totals = for_each_schema_message(|message| {
-                match writer.topic_raw(SCHEMA_DATA_KEY, &message) {
-                    Ok(frame) => {
-                        frames.push(frame.to_vec());
-                        true
-                    }
-                    Err(_) => false,
+            let totals = for_each_schema_message(|message| match writer.topic_raw(SCHEMA_DATA_KEY, &message) {
+                Ok(frame) => {
+                    frames.push(frame.to_vec());
+                    true
                 }
+                Err(_) => false,
             });
             for frame in frames {
                 self.outbox.push_back((now_us + delay_us, frame));
             }
             reply!(GetAllSchemasEndpoint, totals);
         } else if request.is::<ConfigReadEndpoint>() {
-            reply!(
-                ConfigReadEndpoint,
-                self.config.view(self.device_id, self.generation)
-            );
+            reply!(ConfigReadEndpoint, self.config.view(self.device_id, self.generation));
         } else if request.is::<ConfigStageEndpoint>() {
             let item = decode!(ConfigStageEndpoint);
             reply!(ConfigStageEndpoint, self.stage(&item));
@@ -477,11 +420,7 @@ impl SimBoard {
             }
             reply!(ConfigCommitEndpoint, self.commit(commit, now_us));
         } else if request.is::<ConfigDiscardEndpoint>() {
-            let result = if self.staged.take().is_some() {
-                Ok(())
-            } else {
-                Err(DeviceError::NothingStaged)
-            };
+            let result = if self.staged.take().is_some() { Ok(()) } else { Err(DeviceError::NothingStaged) };
             reply!(ConfigDiscardEndpoint, result);
         } else if request.is::<StreamingSetEndpoint>() {
             let streaming = decode!(StreamingSetEndpoint);
@@ -503,10 +442,7 @@ impl SimBoard {
             // The answer goes out first; the reset happens on the next poll.
             self.reset_pending = true;
         } else {
-            let frame = self
-                .writer
-                .wire_error(&request, &WireError::UnknownKey)
-                .map(<[u8]>::to_vec);
+            let frame = self.writer.wire_error(&request, &WireError::UnknownKey).map(<[u8]>::to_vec);
             self.answer(frame, now_us + delay_us);
         }
     }
@@ -527,25 +463,17 @@ impl SimBoard {
             self.send_current_batch();
         }
         let last = self.last_sample_time_ns();
-        self.current = ChannelStream::new(
-            self.streaming.current_rate_hz as f64,
-            last,
-            CURRENT_BATCH_MAX_SAMPLES,
-        );
+        self.current = ChannelStream::new(self.streaming.current_rate_hz as f64, last, CURRENT_BATCH_MAX_SAMPLES);
         for channel in [TEMPERATURE, HUMIDITY, BATTERY] {
             if !self.sensor_values[usize::from(channel)].is_empty() {
                 self.send_sensor_batch(channel);
             }
         }
-        self.sensors = std::array::from_fn(|_| {
-            ChannelStream::new(SENSOR_RATE_HZ, last, SAMPLE_BATCH_MAX_SAMPLES)
-        });
+        self.sensors = std::array::from_fn(|_| ChannelStream::new(SENSOR_RATE_HZ, last, SAMPLE_BATCH_MAX_SAMPLES));
     }
 
     fn last_sample_time_ns(&self) -> u64 {
-        self.sensors[0]
-            .next_time_ns()
-            .max(self.current.next_time_ns())
+        self.sensors[0].next_time_ns().max(self.current.next_time_ns())
     }
 
     fn stage(&mut self, item: &ConfigItem) -> Ack {
@@ -562,10 +490,7 @@ impl SimBoard {
         let Some(staged) = self.staged.clone() else {
             // A retried commit whose first answer was lost: the configuration in force is the one asked for.
             return if request.digest == self.config.digest() {
-                Ok(CommitReceipt {
-                    generation: self.generation,
-                    digest: request.digest,
-                })
+                Ok(CommitReceipt { generation: self.generation, digest: request.digest })
             } else {
                 Err(DeviceError::NothingStaged)
             };
@@ -587,19 +512,14 @@ impl SimBoard {
         }
         let text = format!("configuration generation {generation} committed");
         self.log(now_us, LogLevel::Info, &text);
-        Ok(CommitReceipt {
-            generation,
-            digest: request.digest,
-        })
+        Ok(CommitReceipt { generation, digest: request.digest })
     }
 
     /// Moves one frame to `out`, through the fault switches.
     fn transmit(&mut self, frame: &[u8], out: &mut Vec<u8>) {
         let faults = &self.options.faults;
         let mut frame = frame.to_vec();
-        if faults.corrupt_frame_probability > 0.0
-            && self.rng.random_bool(faults.corrupt_frame_probability)
-        {
+        if faults.corrupt_frame_probability > 0.0 && self.rng.random_bool(faults.corrupt_frame_probability) {
             let body_len = frame.len().saturating_sub(1).max(1);
             let at = self.rng.random_range(0..body_len);
             if let Some(byte) = frame.get_mut(at) {

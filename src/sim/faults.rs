@@ -45,20 +45,13 @@ impl Faults {
                 Some((n, v)) => (n.trim(), Some(v.trim())),
                 None => (entry, None),
             };
-            let bad = |reason: &str| FaultsError::BadValue {
-                name: name.to_string(),
-                reason: reason.to_string(),
-            };
+            let bad = |reason: &str| FaultsError::BadValue { name: name.to_string(), reason: reason.to_string() };
             let probability = |value: Option<&str>| -> Result<f64, FaultsError> {
                 let p: f64 = value
                     .ok_or_else(|| bad("needs a probability, e.g. 0.01"))?
                     .parse()
                     .map_err(|_| bad("not a number"))?;
-                if (0.0..=1.0).contains(&p) {
-                    Ok(p)
-                } else {
-                    Err(bad("must be between 0 and 1"))
-                }
+                if (0.0..=1.0).contains(&p) { Ok(p) } else { Err(bad("must be between 0 and 1")) }
             };
             match name {
                 "drop-bytes" => faults.drop_byte_probability = probability(value)?,
@@ -66,8 +59,7 @@ impl Faults {
                 "reset-on-commit" => faults.reset_on_commit = true,
                 "late" => {
                     let text = value.ok_or_else(|| bad("needs a duration, e.g. 300ms"))?;
-                    faults.answer_delay =
-                        humantime::parse_duration(text).map_err(|e| bad(&e.to_string()))?;
+                    faults.answer_delay = humantime::parse_duration(text).map_err(|e| bad(&e.to_string()))?;
                 }
                 other => return Err(FaultsError::Unknown(other.to_string())),
             }
@@ -92,21 +84,9 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_reason() {
-        assert!(matches!(
-            Faults::parse("explode"),
-            Err(FaultsError::Unknown(_))
-        ));
-        assert!(matches!(
-            Faults::parse("corrupt=2"),
-            Err(FaultsError::BadValue { .. })
-        ));
-        assert!(matches!(
-            Faults::parse("late=soon"),
-            Err(FaultsError::BadValue { .. })
-        ));
-        assert!(matches!(
-            Faults::parse("drop-bytes"),
-            Err(FaultsError::BadValue { .. })
-        ));
+        assert!(matches!(Faults::parse("explode"), Err(FaultsError::Unknown(_))));
+        assert!(matches!(Faults::parse("corrupt=2"), Err(FaultsError::BadValue { .. })));
+        assert!(matches!(Faults::parse("late=soon"), Err(FaultsError::BadValue { .. })));
+        assert!(matches!(Faults::parse("drop-bytes"), Err(FaultsError::BadValue { .. })));
     }
 }

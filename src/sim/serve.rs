@@ -60,12 +60,7 @@ pub fn serve(
             Ok(()) => {}
             // Nobody is reading: a real UART drops what it sends, and so does the board.
             Err(e) if is_transient(&e) || wait_for_host => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
                 return Ok(ServeEnd::HostClosed);
             }
             Err(e) => return Err(e),
@@ -75,10 +70,7 @@ pub fn serve(
 }
 
 fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
+    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
 }
 
 /// A board served on a new pseudo-terminal.
@@ -92,26 +84,18 @@ impl PtyServer {
     /// Creates the pseudo-terminal and starts the board on it.
     pub fn start(options: SimOptions) -> io::Result<Self> {
         let (mut master, slave) = TTYPort::pair().map_err(io::Error::from)?;
-        let path = slave
-            .name()
-            .ok_or_else(|| io::Error::other("the pseudo-terminal has no path"))?;
+        let path = slave.name().ok_or_else(|| io::Error::other("the pseudo-terminal has no path"))?;
         // The terminal side is closed again so that a host opens it exactly like a USB port.
         drop(slave);
         master.set_timeout(POLL_INTERVAL).map_err(io::Error::from)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("sim-pty".into())
-            .spawn(move || {
-                let clock = Instant::now();
-                let mut board = SimBoard::new(options, 0);
-                serve(&mut board, &mut master, clock, &thread_stop, true)
-            })?;
-        Ok(Self {
-            path,
-            stop,
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("sim-pty".into()).spawn(move || {
+            let clock = Instant::now();
+            let mut board = SimBoard::new(options, 0);
+            serve(&mut board, &mut master, clock, &thread_stop, true)
+        })?;
+        Ok(Self { path, stop, thread: Some(thread) })
     }
 
     /// The terminal side's path, to open like a serial port (`/dev/pts/N`).
@@ -132,9 +116,7 @@ impl PtyServer {
 
     fn join(&mut self) -> io::Result<ServeEnd> {
         match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .map_err(|_| io::Error::other("the simulated board's thread panicked"))?,
+            Some(thread) => thread.join().map_err(|_| io::Error::other("the simulated board's thread panicked"))?,
             None => Ok(ServeEnd::Stopped),
         }
     }
@@ -163,33 +145,25 @@ impl TcpServer {
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("sim-tcp-accept".into())
-            .spawn(move || {
-                let clock = Instant::now();
-                let mut connection = 0u32;
-                while !thread_stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            connection += 1;
-                            let options = options.clone();
-                            let stop = thread_stop.clone();
-                            let _ = std::thread::Builder::new()
-                                .name(format!("sim-tcp-{connection}"))
-                                .spawn(move || serve_tcp(stream, options, clock, &stop));
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(10))
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        let thread = std::thread::Builder::new().name("sim-tcp-accept".into()).spawn(move || {
+            let clock = Instant::now();
+            let mut connection = 0u32;
+            while !thread_stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        connection += 1;
+                        let options = options.clone();
+                        let stop = thread_stop.clone();
+                        let _ = std::thread::Builder::new()
+                            .name(format!("sim-tcp-{connection}"))
+                            .spawn(move || serve_tcp(stream, options, clock, &stop));
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(10)),
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
                 }
-            })?;
-        Ok(Self {
-            address,
-            stop,
-            thread: Some(thread),
-        })
+            }
+        })?;
+        Ok(Self { address, stop, thread: Some(thread) })
     }
 
     /// The address it listens on.
@@ -214,12 +188,7 @@ impl Drop for TcpServer {
     }
 }
 
-fn serve_tcp(
-    stream: TcpStream,
-    options: SimOptions,
-    clock: Instant,
-    stop: &AtomicBool,
-) -> io::Result<ServeEnd> {
+fn serve_tcp(stream: TcpStream, options: SimOptions, clock: Instant, stop: &AtomicBool) -> io::Result<ServeEnd> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(POLL_INTERVAL))?;
     let mut stream = stream;

@@ -40,16 +40,9 @@ impl SimStorage {
         let target = self
             .slots
             .iter()
-            .position(|slot| {
-                slot.as_ref()
-                    .is_none_or(|s| !s.intact || s.generation != current)
-            })
+            .position(|slot| slot.as_ref().is_none_or(|s| !s.intact || s.generation != current))
             .unwrap_or(0);
-        self.slots[target] = Some(Slot {
-            generation,
-            config: config.clone(),
-            intact: !torn,
-        });
+        self.slots[target] = Some(Slot { generation, config: config.clone(), intact: !torn });
     }
 }
 

@@ -40,14 +40,7 @@ impl ChannelStream {
     pub fn new(rate_hz: f64, start_ns: u64, capacity: usize) -> Self {
         let period_ns = (1e9 / rate_hz.max(1e-3)).round().max(1.0) as u64;
         let next_index = start_ns.div_ceil(period_ns);
-        Self {
-            period_ns,
-            next_index,
-            batch_start_index: next_index,
-            batch_len: 0,
-            capacity,
-            dropped: 0,
-        }
+        Self { period_ns, next_index, batch_start_index: next_index, batch_len: 0, capacity, dropped: 0 }
     }
 
     /// Sample period, ns.
@@ -141,11 +134,7 @@ mod tests {
         drain(&mut stream, 1_000_000);
         stream.take_batch();
         let (samples, _) = drain(&mut stream, 5_000_000_000);
-        assert!(
-            samples.len() < 100,
-            "caught up only the last 50 ms, got {}",
-            samples.len()
-        );
+        assert!(samples.len() < 100, "caught up only the last 50 ms, got {}", samples.len());
         let first = samples[0];
         assert!(first > 4_000, "skipped ahead to {first}");
     }

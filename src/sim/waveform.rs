@@ -93,16 +93,13 @@ impl Noise {
 
     /// Temperature, °C: a slow 5-minute swing around 22 °C plus a small random walk.
     pub fn temperature_c(&mut self, time_us: u64, rng: &mut impl Rng) -> f64 {
-        self.temperature_walk_c =
-            (self.temperature_walk_c + rng.random_range(-0.01..0.01)).clamp(-0.5, 0.5);
-        22.0 + 2.5 * (seconds(time_us) * std::f64::consts::TAU / 300.0).sin()
-            + self.temperature_walk_c
+        self.temperature_walk_c = (self.temperature_walk_c + rng.random_range(-0.01..0.01)).clamp(-0.5, 0.5);
+        22.0 + 2.5 * (seconds(time_us) * std::f64::consts::TAU / 300.0).sin() + self.temperature_walk_c
     }
 
     /// Relative humidity, %.
     pub fn humidity_percent(&mut self, time_us: u64, rng: &mut impl Rng) -> f64 {
-        45.0 + 8.0 * (seconds(time_us) * std::f64::consts::TAU / 420.0 + 1.0).sin()
-            + rng.random_range(-0.1..0.1)
+        45.0 + 8.0 * (seconds(time_us) * std::f64::consts::TAU / 420.0 + 1.0).sin() + rng.random_range(-0.1..0.1)
     }
 
     /// Battery voltage, V: slowly discharging, sagging across a 0.5 Ω internal resistance under load.
@@ -125,14 +122,8 @@ mod tests {
         assert_eq!(phase_at(0, interval), Phase::Measure);
         assert_eq!(phase_at(40_000, interval), Phase::Transmit);
         assert_eq!(phase_at(500_000, interval), Phase::Sleep);
-        assert_eq!(
-            phase_at(91_700 + 1_000_000 + 5_000, interval),
-            Phase::Receive
-        );
-        assert_eq!(
-            phase_at(91_700 + 2_000_000 + 5_000, interval),
-            Phase::Receive
-        );
+        assert_eq!(phase_at(91_700 + 1_000_000 + 5_000, interval), Phase::Receive);
+        assert_eq!(phase_at(91_700 + 2_000_000 + 5_000, interval), Phase::Receive);
         assert_eq!(phase_at(interval + 10, interval), Phase::Measure);
     }
 
@@ -140,17 +131,12 @@ mod tests {
     fn average_current_follows_the_interval() {
         let average = |interval_us: u64| {
             let steps = 200_000u64;
-            let sum: f64 = (0..steps)
-                .map(|i| phase_at(i * interval_us / steps, interval_us).mean_current_na())
-                .sum();
+            let sum: f64 = (0..steps).map(|i| phase_at(i * interval_us / steps, interval_us).mean_current_na()).sum();
             sum / steps as f64
         };
         let short = average(10_000_000);
         let long = average(60_000_000);
-        assert!(
-            short > 4.0 * long,
-            "10 s cycle {short} nA vs 60 s cycle {long} nA"
-        );
+        assert!(short > 4.0 * long, "10 s cycle {short} nA vs 60 s cycle {long} nA");
         assert!(long > SLEEP_NA && long < MEASURE_NA);
     }
 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui::{self, RichText};
-use firmware_protocol::{DeviceInfo, LogLine};
+use firmware_protocol::DeviceInfo;
 use tokio::sync::mpsc;
 
 use super::plot::{self, PlotState, WINDOWS_S};
 use super::theme;
-use crate::io::{LinkStats, Session, SessionOptions, Telemetry};
+use crate::io::{Board, LinkStats, OpenBoard, SessionOptions, Telemetry};
 use crate::model::live::LiveDevice;
 use crate::model::series::SeriesLimits;
 use crate::model::source::Source;
@@ -36,16 +36,12 @@ pub enum Event {
 
 enum Connection {
     Connecting,
-    Connected {
-        device: Box<LiveDevice>,
-        plots: PlotState,
-        stats: Arc<LinkStats>,
-    },
+    Connected { device: Box<LiveDevice>, plots: PlotState, stats: Arc<LinkStats> },
     Failed(String),
 }
 
-/// Log lines kept.
-const LOG_LINES_KEPT: usize = 200;
+/// Console lines kept.
+const CONSOLE_LINES_KEPT: usize = 2000;
 /// Events queued between I/O and the window.
 const EVENT_QUEUE: usize = 1024;
 /// Longest `logic` spends draining events per frame.
@@ -56,7 +52,8 @@ pub struct BenchtopApp {
     source: String,
     events: mpsc::Receiver<Event>,
     connection: Connection,
-    log: VecDeque<LogLine>,
+    /// Log lines of protocol boards and text lines of text boards, with their host times.
+    console: VecDeque<(f64, String)>,
     /// Zero of the host timeline that plots use.
     started: Instant,
 }
@@ -71,7 +68,7 @@ impl BenchtopApp {
             source: source_text,
             events,
             connection: Connection::Connecting,
-            log: VecDeque::new(),
+            console: VecDeque::new(),
             started: Instant::now(),
         }
     }
@@ -87,11 +84,7 @@ impl BenchtopApp {
     /// Samples received so far over all channels of the connected device.
     pub fn samples_received(&self) -> u64 {
         match &self.connection {
-            Connection::Connected { device, .. } => device
-                .channels
-                .iter()
-                .map(|c| c.series.samples_total())
-                .sum(),
+            Connection::Connected { device, .. } => device.channels.iter().map(|c| c.series.samples_total()).sum(),
             _ => 0,
         }
     }
@@ -101,11 +94,7 @@ impl BenchtopApp {
             Event::Connected { info, stats } => {
                 let device = Box::new(LiveDevice::new(*info, SeriesLimits::default()));
                 let plots = PlotState::for_device(&device);
-                self.connection = Connection::Connected {
-                    device,
-                    plots,
-                    stats,
-                };
+                self.connection = Connection::Connected { device, plots, stats };
             }
             Event::Failed(message) => self.connection = Connection::Failed(message),
             Event::Telemetry(telemetry) => self.apply_telemetry(telemetry),
@@ -114,25 +103,25 @@ impl BenchtopApp {
 
     fn apply_telemetry(&mut self, telemetry: Telemetry) {
         let host_s = |at: Instant| at.saturating_duration_since(self.started).as_secs_f64();
-        if let Telemetry::Log { line, .. } = telemetry {
-            if self.log.len() == LOG_LINES_KEPT {
-                self.log.pop_front();
-            }
-            self.log.push_back(line);
-            return;
-        }
-        let Connection::Connected { device, .. } = &mut self.connection else {
+        let Connection::Connected { device, plots, .. } = &mut self.connection else {
             return;
         };
-        match telemetry {
-            Telemetry::Samples { batch, received_at } => {
-                device.ingest_samples(&batch, host_s(received_at))
+        let (t_s, text) = match telemetry {
+            Telemetry::Samples { batch, received_at } => return device.ingest_samples(&batch, host_s(received_at)),
+            Telemetry::Current { batch, received_at } => return device.ingest_current(&batch, host_s(received_at)),
+            Telemetry::Log { line, received_at } => {
+                (host_s(received_at), format!("{:<5} {}", format!("{:?}", line.level).to_lowercase(), line.text))
             }
-            Telemetry::Current { batch, received_at } => {
-                device.ingest_current(&batch, host_s(received_at))
+            Telemetry::Text { received_at, line, values } => {
+                device.ingest_named(&values, host_s(received_at));
+                plots.sync(device);
+                (host_s(received_at), line)
             }
-            Telemetry::Log { .. } => {}
+        };
+        if self.console.len() == CONSOLE_LINES_KEPT {
+            self.console.pop_front();
         }
+        self.console.push_back((t_s, text));
     }
 
     fn device_ui(&mut self, ui: &mut egui::Ui) {
@@ -143,11 +132,7 @@ impl BenchtopApp {
             Connection::Failed(message) => {
                 ui.colored_label(theme::ERROR, format!("{}: {message}", self.source));
             }
-            Connection::Connected {
-                device,
-                plots,
-                stats,
-            } => {
+            Connection::Connected { device, plots, stats } => {
                 toolbar_ui(ui, device, plots);
                 if let Some(t) = plot::plots_ui(ui, device, plots) {
                     plot::readout_ui(ui, device, plots, t);
@@ -158,12 +143,7 @@ impl BenchtopApp {
     }
 
     fn side_ui(&mut self, ui: &mut egui::Ui) {
-        let Connection::Connected {
-            device,
-            plots,
-            stats,
-        } = &mut self.connection
-        else {
+        let Connection::Connected { device, plots, stats } = &mut self.connection else {
             ui.label(RichText::new("No device").color(theme::MUTED));
             return;
         };
@@ -181,37 +161,26 @@ impl BenchtopApp {
             .color(theme::MUTED),
         );
         ui.add_space(theme::SECTION_SPACING);
-        egui::Grid::new("channels")
-            .num_columns(3)
-            .spacing([8.0, 4.0])
-            .show(ui, |ui| {
-                for (i, channel) in device.channels.iter().enumerate() {
-                    let mut shown = plots.visible.get(i).copied().unwrap_or(true);
-                    let name = RichText::new(channel.descriptor.name.as_str())
-                        .color(plot::channel_color(i));
-                    if ui.checkbox(&mut shown, name).changed()
-                        && let Some(slot) = plots.visible.get_mut(i)
-                    {
-                        *slot = shown;
-                    }
-                    let latest = channel
-                        .series
-                        .last()
-                        .map_or_else(|| "–".to_string(), |(_, v)| format!("{v:.3}"));
-                    ui.monospace(latest);
-                    ui.label(channel.descriptor.unit.as_str());
-                    ui.end_row();
+        egui::Grid::new("channels").num_columns(3).spacing([8.0, 4.0]).show(ui, |ui| {
+            for (i, channel) in device.channels.iter().enumerate() {
+                let mut shown = plots.visible.get(i).copied().unwrap_or(true);
+                let name = RichText::new(channel.name.as_str()).color(plot::channel_color(i));
+                if ui.checkbox(&mut shown, name).changed()
+                    && let Some(slot) = plots.visible.get_mut(i)
+                {
+                    *slot = shown;
                 }
-            });
+                let latest = channel.series.last().map_or_else(|| "–".to_string(), |(_, v)| format!("{v:.3}"));
+                ui.monospace(latest);
+                ui.label(channel.unit.as_str());
+                ui.end_row();
+            }
+        });
         ui.add_space(theme::SECTION_SPACING);
         let s = stats.snapshot();
         ui.label(RichText::new("Link").strong());
         ui.label(format!("{} bytes, {} frames", s.bytes_rx, s.frames_rx));
-        ui.label(format!(
-            "{} decode errors, {} bytes discarded",
-            s.decode_errors(),
-            s.discarded_bytes
-        ));
+        ui.label(format!("{} decode errors, {} bytes discarded", s.decode_errors(), s.discarded_bytes));
         ui.label(format!(
             "{} messages dropped, {} samples dropped by the device",
             s.dropped_messages,
@@ -219,20 +188,13 @@ impl BenchtopApp {
         ));
     }
 
-    fn log_ui(&self, ui: &mut egui::Ui) {
-        ui.label(RichText::new("Device log").strong());
-        egui::ScrollArea::vertical()
-            .stick_to_bottom(true)
-            .show(ui, |ui| {
-                for line in &self.log {
-                    ui.monospace(format!(
-                        "{:>10.3} s  {:<5}  {}",
-                        line.device_time_us as f64 * 1e-6,
-                        format!("{:?}", line.level).to_lowercase(),
-                        line.text
-                    ));
-                }
-            });
+    fn console_ui(&self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Console").strong());
+        egui::ScrollArea::vertical().stick_to_bottom(true).auto_shrink(false).show(ui, |ui| {
+            for (t_s, text) in &self.console {
+                ui.monospace(format!("{:>10}  {text}", plot::format_time(*t_s)));
+            }
+        });
     }
 }
 
@@ -244,13 +206,14 @@ fn toolbar_ui(ui: &mut egui::Ui, device: &LiveDevice, plots: &mut PlotState) {
             plots.toggle_pause(device.newest_s().unwrap_or(0.0));
         }
         ui.checkbox(&mut plots.follow, "Follow");
-        egui::ComboBox::from_label("Window")
-            .selected_text(format!("last {}", window_name(plots.window_s)))
-            .show_ui(ui, |ui| {
+        egui::ComboBox::from_label("Window").selected_text(format!("last {}", window_name(plots.window_s))).show_ui(
+            ui,
+            |ui| {
                 for window in WINDOWS_S {
                     ui.selectable_value(&mut plots.window_s, window, window_name(window));
                 }
-            });
+            },
+        );
         if paused {
             ui.colored_label(theme::PENDING, "paused");
         }
@@ -293,70 +256,43 @@ impl eframe::App for BenchtopApp {
                 ui.label(RichText::new("live view").color(theme::MUTED));
             });
         });
-        egui::Panel::left("device")
-            .resizable(true)
-            .default_size(260.0)
-            .show(ui, |ui| self.side_ui(ui));
-        egui::Panel::bottom("log")
-            .resizable(true)
-            .default_size(140.0)
-            .show(ui, |ui| self.log_ui(ui));
+        egui::Panel::left("device").resizable(true).default_size(260.0).show(ui, |ui| self.side_ui(ui));
+        egui::Panel::bottom("console").resizable(true).default_size(140.0).show(ui, |ui| self.console_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| self.device_ui(ui));
     }
 }
 
-/// Connects and forwards telemetry to the window until the session ends.
+/// Connects and forwards telemetry to the window until the board goes away.
 async fn connect(source_text: String, tx: mpsc::Sender<Event>, ctx: egui::Context) {
     let wake = |ctx: &egui::Context| ctx.request_repaint_after(Duration::from_millis(16));
-    let source = match Source::parse(&source_text) {
-        Ok(source) => source,
-        Err(e) => {
-            let _ = tx.send(Event::Failed(e.to_string())).await;
+    let opened = match Source::parse(&source_text) {
+        Ok(source) => Board::open(&source, SessionOptions::default(), EVENT_QUEUE).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let OpenBoard { board, mut telemetry } = match opened {
+        Ok(opened) => opened,
+        Err(message) => {
+            let _ = tx.send(Event::Failed(message)).await;
             wake(&ctx);
             return;
         }
     };
-    let session = match Session::open(&source, SessionOptions::default()).await {
-        Ok(session) => session,
-        Err(e) => {
-            let _ = tx.send(Event::Failed(e.to_string())).await;
-            wake(&ctx);
-            return;
-        }
-    };
-    let stats = session.stats().clone();
-    let info = Box::new(session.info().clone());
-    if tx
-        .send(Event::Connected {
-            info,
-            stats: stats.clone(),
-        })
-        .await
-        .is_err()
-    {
+    let stats = board.stats().clone();
+    let info = Box::new(board.info().clone());
+    if tx.send(Event::Connected { info, stats: stats.clone() }).await.is_err() {
         return;
     }
     wake(&ctx);
-    let mut telemetry = match session.telemetry(EVENT_QUEUE).await {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            let _ = tx.send(Event::Failed(e.to_string())).await;
-            return;
-        }
-    };
     while let Some(message) = telemetry.rx.recv().await {
         match tx.try_send(Event::Telemetry(message)) {
             Ok(()) => wake(&ctx),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                stats
-                    .dropped_messages
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats.dropped_messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
-    let _ = tx
-        .send(Event::Failed("the device disconnected".into()))
-        .await;
+    drop(board);
+    let _ = tx.send(Event::Failed("the device disconnected".into())).await;
     wake(&ctx);
 }

@@ -19,13 +19,7 @@ pub fn run(runtime: tokio::runtime::Handle, source: &str) -> anyhow::Result<()> 
     eframe::run_native(
         "Benchtop",
         options,
-        Box::new(move |cc| {
-            Ok(Box::new(BenchtopApp::new(
-                cc.egui_ctx.clone(),
-                runtime,
-                &source,
-            )))
-        }),
+        Box::new(move |cc| Ok(Box::new(BenchtopApp::new(cc.egui_ctx.clone(), runtime, &source)))),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }

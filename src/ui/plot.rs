@@ -40,23 +40,22 @@ pub struct PlotState {
 impl PlotState {
     /// One pane per unit, in the device's channel order; everything visible, following the last 10 s.
     pub fn for_device(device: &LiveDevice) -> Self {
-        let mut panes: Vec<Pane> = Vec::new();
-        for (i, channel) in device.channels.iter().enumerate() {
-            let unit = channel.descriptor.unit.as_str();
-            match panes.iter_mut().find(|p| p.title == unit) {
+        let mut state =
+            Self { panes: Vec::new(), visible: Vec::new(), follow: true, window_s: 10.0, paused_at_s: None };
+        state.sync(device);
+        state
+    }
+
+    /// Adds channels the device gained since (text boards name channels as they go) to the pane of their
+    /// unit, visible.
+    pub fn sync(&mut self, device: &LiveDevice) {
+        for i in self.visible.len()..device.channels.len() {
+            let unit = device.channels[i].unit.as_str();
+            match self.panes.iter_mut().find(|p| p.title == unit) {
                 Some(pane) => pane.channels.push(i),
-                None => panes.push(Pane {
-                    title: unit.to_string(),
-                    channels: vec![i],
-                }),
+                None => self.panes.push(Pane { title: unit.to_string(), channels: vec![i] }),
             }
-        }
-        Self {
-            panes,
-            visible: vec![true; device.channels.len()],
-            follow: true,
-            window_s: 10.0,
-            paused_at_s: None,
+            self.visible.push(true);
         }
     }
 
@@ -116,18 +115,17 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -
                         points.push([column.t, f64::from(column.max)]);
                     }
                 }
-                let name = format!("{} ({})", channel.descriptor.name, channel.descriptor.unit);
-                plot_ui.line(
-                    Line::new(name, PlotPoints::new(points))
-                        .color(channel_color(i))
-                        .width(1.5),
-                );
+                let name = if channel.unit.is_empty() {
+                    channel.name.clone()
+                } else {
+                    format!("{} ({})", channel.name, channel.unit)
+                };
+                plot_ui.line(Line::new(name, PlotPoints::new(points)).color(channel_color(i)).width(1.5));
             }
             plot_ui.pointer_coordinate().map(|p| p.x)
         });
         let r = &response.response;
-        user_moved |=
-            r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
+        user_moved |= r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
         hovered_t = hovered_t.or(response.inner);
     }
     if user_moved && state.follow {
@@ -147,12 +145,9 @@ pub fn readout_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, t_s
             }
             if let Some((_, value)) = channel.series.nearest(t_s) {
                 ui.label(
-                    RichText::new(format!(
-                        "{} {value:.4} {}",
-                        channel.descriptor.name, channel.descriptor.unit
-                    ))
-                    .color(channel_color(i))
-                    .monospace(),
+                    RichText::new(format!("{} {value:.4} {}", channel.name, channel.unit))
+                        .color(channel_color(i))
+                        .monospace(),
                 );
             }
         }
@@ -172,11 +167,7 @@ pub fn format_compact(value: f64) -> String {
         _ => (value, ""),
     };
     let text = format!("{scaled:.3}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &text
-    };
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
     format!("{text}{suffix}")
 }
 
@@ -188,12 +179,7 @@ pub fn format_time(t_s: f64) -> String {
         format!("{}:{:04.1}", (t_s / 60.0).floor(), t_s.rem_euclid(60.0))
     } else {
         let total = t_s.floor() as i64;
-        format!(
-            "{}:{:02}:{:02}",
-            total / 3600,
-            (total / 60) % 60,
-            total % 60
-        )
+        format!("{}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60)
     }
 }
 

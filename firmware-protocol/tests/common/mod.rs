@@ -38,15 +38,9 @@ pub fn device_info() -> DeviceInfo {
     DeviceInfo {
         protocol_version: PROTOCOL_VERSION,
         device_id: 0x0123_4567_89AB_CDEF,
-        firmware_version: FirmwareVersion {
-            major: 1,
-            minor: 2,
-            patch: 3,
-        },
+        firmware_version: FirmwareVersion { major: 1, minor: 2, patch: 3 },
         hardware_revision: s("rev-c"),
-        capabilities: Capabilities::STREAMING
-            .with(Capabilities::CONFIG)
-            .with(Capabilities::LORAWAN),
+        capabilities: Capabilities::STREAMING.with(Capabilities::CONFIG).with(Capabilities::LORAWAN),
         channels,
     }
 }
@@ -55,27 +49,16 @@ pub fn lorawan() -> LoraWanConfig {
     LoraWanConfig {
         dev_eui: [0x70, 0xB3, 0xD5, 0x7E, 0xD0, 0x00, 0x00, 0x01],
         join_eui: [0; 8],
-        app_key: [
-            0x2B, 0x7E, 0x15, 0x16, 0x28, 0xAE, 0xD2, 0xA6, 0xAB, 0xF7, 0x15, 0x88, 0x09, 0xCF,
-            0x4F, 0x3C,
-        ],
+        app_key: [0x2B, 0x7E, 0x15, 0x16, 0x28, 0xAE, 0xD2, 0xA6, 0xAB, 0xF7, 0x15, 0x88, 0x09, 0xCF, 0x4F, 0x3C],
     }
 }
 
 pub fn mqtt() -> MqttConfig {
-    MqttConfig {
-        client_id: s("bench-01"),
-        user: s("sensor"),
-        password: s("hunter2"),
-    }
+    MqttConfig { client_id: s("bench-01"), user: s("sensor"), password: s("hunter2") }
 }
 
 pub fn config() -> Config {
-    Config {
-        lorawan: lorawan(),
-        mqtt: mqtt(),
-        ..Default::default()
-    }
+    Config { lorawan: lorawan(), mqtt: mqtt(), ..Default::default() }
 }
 
 pub fn sample_batch() -> SampleBatch {
@@ -98,9 +81,5 @@ pub fn current_batch() -> CurrentBatch {
 }
 
 pub fn log_line() -> LogLine {
-    LogLine {
-        device_time_us: 42,
-        level: LogLevel::Warn,
-        text: s("radio: join retry 2"),
-    }
+    LogLine { device_time_us: 42, level: LogLevel::Warn, text: s("radio: join retry 2") }
 }

@@ -48,12 +48,7 @@ pub enum TextFormat {
 
 impl TextFormat {
     /// Every format, in the order a menu lists them.
-    pub const ALL: [TextFormat; 4] = [
-        TextFormat::Auto,
-        TextFormat::Plotter,
-        TextFormat::Csv,
-        TextFormat::Raw,
-    ];
+    pub const ALL: [TextFormat; 4] = [TextFormat::Auto, TextFormat::Plotter, TextFormat::Csv, TextFormat::Raw];
 
     /// The name used in source strings: `auto`, `plotter`, `csv` or `raw`.
     pub fn as_str(self) -> &'static str {
@@ -158,16 +153,10 @@ impl fmt::Display for LineWarning {
                 write!(f, "line has {found} cells but the header has {expected}")
             }
             LineWarning::NoHeader { columns } => {
-                write!(
-                    f,
-                    "expected a CSV header but got numbers; {columns} columns named by position"
-                )
+                write!(f, "expected a CSV header but got numbers; {columns} columns named by position")
             }
             LineWarning::TooManyChannels { dropped } => {
-                write!(
-                    f,
-                    "{dropped} values dropped: more than {MAX_CHANNELS} channel names"
-                )
+                write!(f, "{dropped} values dropped: more than {MAX_CHANNELS} channel names")
             }
         }
     }
@@ -188,12 +177,7 @@ pub struct ParsedLine {
 
 impl ParsedLine {
     fn new(kind: LineKind) -> Self {
-        Self {
-            kind,
-            values: Vec::new(),
-            ignored: Vec::new(),
-            warnings: Vec::new(),
-        }
+        Self { kind, values: Vec::new(), ignored: Vec::new(), warnings: Vec::new() }
     }
 }
 
@@ -202,6 +186,8 @@ impl ParsedLine {
 struct CsvHeader {
     delimiter: char,
     columns: Vec<String>,
+    /// The columns are numbered because data came before any header; a header line may still name them.
+    positional: bool,
 }
 
 impl CsvHeader {
@@ -209,15 +195,9 @@ impl CsvHeader {
         let columns = cells
             .into_iter()
             .enumerate()
-            .map(|(i, name)| {
-                if name.is_empty() {
-                    (i + 1).to_string()
-                } else {
-                    name
-                }
-            })
+            .map(|(i, name)| if name.is_empty() { (i + 1).to_string() } else { name })
             .collect();
-        Self { delimiter, columns }
+        Self { delimiter, columns, positional: false }
     }
 
     /// A line that looks like a header: no values, at least two non-empty cells, none of them a number.
@@ -225,9 +205,7 @@ impl CsvHeader {
         let delimiter = choose_delimiter(line)?;
         let cells = split_cells(line, delimiter);
         let named = cells.iter().filter(|cell| !cell.is_empty()).count();
-        let any_number = cells
-            .iter()
-            .any(|cell| parse_cell(cell, delimiter).is_some());
+        let any_number = cells.iter().any(|cell| parse_cell(cell, delimiter).is_some());
         (named >= 2 && !any_number).then(|| Self::from_cells(delimiter, cells))
     }
 }
@@ -250,10 +228,7 @@ enum State {
 impl State {
     fn for_format(format: TextFormat) -> Self {
         match format {
-            TextFormat::Auto => State::Detecting {
-                candidate: None,
-                valueless_lines: 0,
-            },
+            TextFormat::Auto => State::Detecting { candidate: None, valueless_lines: 0 },
             TextFormat::Plotter => State::Plotter,
             TextFormat::Csv => State::Csv { header: None },
             TextFormat::Raw => State::Raw,
@@ -266,19 +241,12 @@ impl State {
             State::Plotter => parse_plotter(line),
             State::Raw => ParsedLine::new(LineKind::Text),
             State::Csv { header } => decode_csv(header, line),
-            State::Detecting {
-                candidate,
-                valueless_lines,
-            } => {
+            State::Detecting { candidate, valueless_lines } => {
                 if let Some(header) = candidate.take() {
                     let cells = split_cells(line, header.delimiter);
-                    if cells.len() == header.columns.len()
-                        && mostly_numbers(&cells, header.delimiter)
-                    {
+                    if cells.len() == header.columns.len() && mostly_numbers(&cells, header.delimiter) {
                         let parsed = parse_csv_cells(&header, &cells);
-                        *self = State::Csv {
-                            header: Some(header),
-                        };
+                        *self = State::Csv { header: Some(header) };
                         return parsed;
                     }
                 }
@@ -325,12 +293,7 @@ impl Default for TextDecoder {
 impl TextDecoder {
     /// A decoder reading lines in `format`.
     pub fn new(format: TextFormat) -> Self {
-        Self {
-            format,
-            state: State::for_format(format),
-            channels: Vec::new(),
-            known_channels: HashSet::new(),
-        }
+        Self { format, state: State::for_format(format), channels: Vec::new(), known_channels: HashSet::new() }
     }
 
     /// The format chosen (which may be [`TextFormat::Auto`]).
@@ -349,19 +312,14 @@ impl TextDecoder {
     /// `,` `;` tab (`,` if none) splits the lines that follow. A blank header waits for one from the board.
     pub fn set_csv_header(&mut self, header_line: &str) {
         self.format = TextFormat::Csv;
-        self.state = State::Csv {
-            header: Some(header_line)
-                .filter(|line| !line.trim().is_empty())
-                .map(header_from_line),
-        };
+        self.state =
+            State::Csv { header: Some(header_line).filter(|line| !line.trim().is_empty()).map(header_from_line) };
     }
 
     /// The format lines are being read in now.
     pub fn detected(&self) -> DetectedFormat {
         match &self.state {
-            State::Detecting {
-                valueless_lines, ..
-            } if *valueless_lines >= AUTO_RAW_AFTER_LINES => DetectedFormat::Raw,
+            State::Detecting { valueless_lines, .. } if *valueless_lines >= AUTO_RAW_AFTER_LINES => DetectedFormat::Raw,
             State::Detecting { .. } => DetectedFormat::Detecting,
             State::Plotter => DetectedFormat::Plotter,
             State::Csv { .. } => DetectedFormat::Csv,
@@ -372,9 +330,7 @@ impl TextDecoder {
     /// The CSV column names, once a header is known.
     pub fn csv_columns(&self) -> Option<&[String]> {
         match &self.state {
-            State::Csv {
-                header: Some(header),
-            } => Some(&header.columns),
+            State::Csv { header: Some(header) } => Some(&header.columns),
             _ => None,
         }
     }
@@ -418,9 +374,7 @@ impl TextDecoder {
             true
         });
         if dropped > 0 {
-            parsed
-                .warnings
-                .push(LineWarning::TooManyChannels { dropped });
+            parsed.warnings.push(LineWarning::TooManyChannels { dropped });
         }
     }
 }
@@ -434,11 +388,8 @@ fn parse_number(token: &str) -> Option<f64> {
 /// why European spreadsheets write `;`.
 fn parse_cell(cell: &str, delimiter: char) -> Option<f64> {
     parse_number(cell).or_else(|| {
-        let decimal_comma =
-            delimiter != ',' && cell.matches(',').count() == 1 && !cell.contains('.');
-        decimal_comma
-            .then(|| parse_number(&cell.replacen(',', ".", 1)))
-            .flatten()
+        let decimal_comma = delimiter != ',' && cell.matches(',').count() == 1 && !cell.contains('.');
+        decimal_comma.then(|| parse_number(&cell.replacen(',', ".", 1))).flatten()
     })
 }
 
@@ -451,10 +402,7 @@ fn is_noise(c: char) -> bool {
 fn parse_plotter(line: &str) -> ParsedLine {
     let mut parsed = ParsedLine::new(LineKind::Data);
     let mut bare_numbers = 0usize;
-    let mut tokens = line
-        .split(|c| c == ',' || is_noise(c))
-        .filter(|token| !token.is_empty())
-        .peekable();
+    let mut tokens = line.split(|c| c == ',' || is_noise(c)).filter(|token| !token.is_empty()).peekable();
     while let Some(token) = tokens.next() {
         if let Some(value) = parse_number(token) {
             bare_numbers += 1;
@@ -466,14 +414,9 @@ fn parse_plotter(line: &str) -> ParsedLine {
             Some((label, "")) if !label.is_empty() => {
                 // `Serial.print("temp: ")` leaves a space between label and value: take the next token. The
                 // Arduino IDE would not, but the meaning is plain.
-                tokens
-                    .next_if(|next| parse_number(next).is_some())
-                    .and_then(parse_number)
-                    .map(|value| (label, value))
+                tokens.next_if(|next| parse_number(next).is_some()).and_then(parse_number).map(|value| (label, value))
             }
-            Some((label, value)) if !label.is_empty() => {
-                parse_number(value).map(|value| (label, value))
-            }
+            Some((label, value)) if !label.is_empty() => parse_number(value).map(|value| (label, value)),
             _ => None,
         };
         match value {
@@ -496,11 +439,7 @@ fn choose_delimiter(line: &str) -> Option<char> {
         }
     }
     // `max_by_key` keeps the last of equal maxima, so scanning backwards lets the earlier delimiter win a tie.
-    let (i, &count) = counts
-        .iter()
-        .enumerate()
-        .rev()
-        .max_by_key(|&(_, count)| *count)?;
+    let (i, &count) = counts.iter().enumerate().rev().max_by_key(|&(_, count)| *count)?;
     (count > 0).then_some(CSV_DELIMITERS[i])
 }
 
@@ -523,10 +462,7 @@ fn split_cells(line: &str, delimiter: char) -> Vec<String> {
 
 fn clean_cell(cell: &str) -> String {
     let cell = cell.trim_matches(is_noise);
-    match cell
-        .strip_prefix('"')
-        .and_then(|inner| inner.strip_suffix('"'))
-    {
+    match cell.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
         None => cell.to_string(),
     }
@@ -539,10 +475,7 @@ fn header_from_line(line: &str) -> CsvHeader {
 
 /// At least one number, and more numbers than non-empty cells that are not numbers.
 fn mostly_numbers(cells: &[String], delimiter: char) -> bool {
-    let numbers = cells
-        .iter()
-        .filter(|cell| parse_cell(cell, delimiter).is_some())
-        .count();
+    let numbers = cells.iter().filter(|cell| parse_cell(cell, delimiter).is_some()).count();
     let words = cells.iter().filter(|cell| !cell.is_empty()).count() - numbers;
     numbers >= 1 && numbers > words
 }
@@ -551,23 +484,17 @@ fn decode_csv(header: &mut Option<CsvHeader>, line: &str) -> ParsedLine {
     let Some(current) = header else {
         let delimiter = choose_delimiter(line).unwrap_or(',');
         let cells = split_cells(line, delimiter);
-        let all_numbers = cells
-            .iter()
-            .all(|cell| cell.is_empty() || parse_cell(cell, delimiter).is_some());
+        let all_numbers = cells.iter().all(|cell| cell.is_empty() || parse_cell(cell, delimiter).is_some());
         if !all_numbers {
             *header = Some(CsvHeader::from_cells(delimiter, cells));
             return ParsedLine::new(LineKind::Header);
         }
         // A line of numbers cannot be a header (CSV was chosen mid-stream): keep its values under
         // positional names rather than lose them.
-        let positional = CsvHeader {
-            delimiter,
-            columns: (1..=cells.len()).map(|i| i.to_string()).collect(),
-        };
+        let positional =
+            CsvHeader { delimiter, columns: (1..=cells.len()).map(|i| i.to_string()).collect(), positional: true };
         let mut parsed = parse_csv_cells(&positional, &cells);
-        parsed.warnings.push(LineWarning::NoHeader {
-            columns: cells.len(),
-        });
+        parsed.warnings.push(LineWarning::NoHeader { columns: cells.len() });
         *header = Some(positional);
         return parsed;
     };
@@ -577,6 +504,15 @@ fn decode_csv(header: &mut Option<CsvHeader>, line: &str) -> ParsedLine {
     if cells == current.columns {
         return ParsedLine::new(LineKind::Header);
     }
+    // Opened mid-stream, the columns were numbered; the first header line (a board reset, or a sketch that
+    // reprints it) names them from then on.
+    if current.positional
+        && let Some(named) = CsvHeader::candidate(line)
+        && named.columns.len() == current.columns.len()
+    {
+        *current = named;
+        return ParsedLine::new(LineKind::Header);
+    }
     parse_csv_cells(current, &cells)
 }
 
@@ -584,10 +520,7 @@ fn decode_csv(header: &mut Option<CsvHeader>, line: &str) -> ParsedLine {
 fn parse_csv_cells(header: &CsvHeader, cells: &[String]) -> ParsedLine {
     let mut parsed = ParsedLine::new(LineKind::Data);
     if cells.len() != header.columns.len() {
-        parsed.warnings.push(LineWarning::CellCount {
-            expected: header.columns.len(),
-            found: cells.len(),
-        });
+        parsed.warnings.push(LineWarning::CellCount { expected: header.columns.len(), found: cells.len() });
     }
     for (i, cell) in cells.iter().enumerate() {
         if cell.is_empty() {

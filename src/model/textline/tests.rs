@@ -4,11 +4,7 @@ use super::*;
 use proptest::prelude::*;
 
 fn values(parsed: &ParsedLine) -> Vec<(&str, f64)> {
-    parsed
-        .values
-        .iter()
-        .map(|(name, value)| (name.as_str(), *value))
-        .collect()
+    parsed.values.iter().map(|(name, value)| (name.as_str(), *value)).collect()
 }
 
 fn texts(lines: &[ReceivedLine]) -> Vec<&str> {
@@ -17,11 +13,7 @@ fn texts(lines: &[ReceivedLine]) -> Vec<&str> {
 
 /// Feeds every line and returns each line's values, skipping lines without any.
 fn decode_all(decoder: &mut TextDecoder, lines: &[&str]) -> Vec<Vec<(String, f64)>> {
-    lines
-        .iter()
-        .map(|line| decoder.decode(line).values)
-        .filter(|values| !values.is_empty())
-        .collect()
+    lines.iter().map(|line| decoder.decode(line).values).filter(|values| !values.is_empty()).collect()
 }
 
 /// Splits `bytes` at the given points, runs splitter and decoder, and returns all values and the format.
@@ -51,13 +43,7 @@ fn splits_on_lf_crlf_and_lone_cr() {
     let lines = splitter.push(b"a\nb\r\nc\rd\n\ne");
     assert_eq!(texts(&lines), ["a", "b", "c", "d", ""]);
     assert!(lines.iter().all(|line| !line.truncated));
-    assert_eq!(
-        splitter.flush(),
-        Some(ReceivedLine {
-            text: "e".into(),
-            truncated: false
-        })
-    );
+    assert_eq!(splitter.flush(), Some(ReceivedLine { text: "e".into(), truncated: false }));
     assert_eq!(splitter.flush(), None);
 }
 
@@ -93,10 +79,7 @@ fn overlong_line_is_cut_flagged_and_counted() {
     let mut splitter = LineSplitter::new(8);
     let lines = splitter.push(b"12345678\n0123456789abc\nok\n");
     assert_eq!(texts(&lines), ["12345678", "01234567", "ok"]);
-    assert_eq!(
-        lines.iter().map(|line| line.truncated).collect::<Vec<_>>(),
-        [false, true, false]
-    );
+    assert_eq!(lines.iter().map(|line| line.truncated).collect::<Vec<_>>(), [false, true, false]);
     assert_eq!(splitter.overlong_lines(), 1);
     assert_eq!(splitter.discarded_bytes(), 5);
 }
@@ -107,10 +90,7 @@ fn overlong_line_fed_byte_by_byte_matches_one_chunk() {
     let mut whole = LineSplitter::new(10);
     let expected = whole.push(stream);
     let mut bytewise = LineSplitter::new(10);
-    let lines: Vec<_> = stream
-        .iter()
-        .flat_map(|byte| bytewise.push(std::slice::from_ref(byte)))
-        .collect();
+    let lines: Vec<_> = stream.iter().flat_map(|byte| bytewise.push(std::slice::from_ref(byte))).collect();
     assert_eq!(lines, expected);
     assert_eq!(texts(&lines), ["short", "this line ", "next"]);
     assert_eq!(bytewise.discarded_bytes(), whole.discarded_bytes());
@@ -171,10 +151,7 @@ fn plotter_reads_an_arduino_sketch() {
     let mut decoder = TextDecoder::new(TextFormat::Plotter);
     let parsed = decoder.decode("temp:22.50,hum:40.00,bat:3.71\r");
     assert_eq!(parsed.kind, LineKind::Data);
-    assert_eq!(
-        values(&parsed),
-        [("temp", 22.5), ("hum", 40.0), ("bat", 3.71)]
-    );
+    assert_eq!(values(&parsed), [("temp", 22.5), ("hum", 40.0), ("bat", 3.71)]);
     assert!(parsed.ignored.is_empty() && parsed.warnings.is_empty());
 }
 
@@ -182,10 +159,7 @@ fn plotter_reads_an_arduino_sketch() {
 fn plotter_accepts_any_mix_of_separators() {
     let mut decoder = TextDecoder::new(TextFormat::Plotter);
     let parsed = decoder.decode("temp:22.5,hum:40 bat:3.7\ttx:1");
-    assert_eq!(
-        values(&parsed),
-        [("temp", 22.5), ("hum", 40.0), ("bat", 3.7), ("tx", 1.0)]
-    );
+    assert_eq!(values(&parsed), [("temp", 22.5), ("hum", 40.0), ("bat", 3.7), ("tx", 1.0)]);
     let parsed = decoder.decode(" ,temp:1,, \t hum:2\t\t,bat:3 , ");
     assert_eq!(values(&parsed), [("temp", 1.0), ("hum", 2.0), ("bat", 3.0)]);
 }
@@ -193,40 +167,19 @@ fn plotter_accepts_any_mix_of_separators() {
 #[test]
 fn bare_numbers_are_named_by_position() {
     let mut decoder = TextDecoder::new(TextFormat::Plotter);
-    assert_eq!(
-        values(&decoder.decode("1.0 2.0 3.0")),
-        [("1", 1.0), ("2", 2.0), ("3", 3.0)]
-    );
+    assert_eq!(values(&decoder.decode("1.0 2.0 3.0")), [("1", 1.0), ("2", 2.0), ("3", 3.0)]);
     assert_eq!(values(&decoder.decode("a:1 5")), [("a", 1.0), ("1", 5.0)]);
-    assert_eq!(
-        values(&decoder.decode("x:1 7,y:2\t8")),
-        [("x", 1.0), ("1", 7.0), ("y", 2.0), ("2", 8.0)]
-    );
+    assert_eq!(values(&decoder.decode("x:1 7,y:2\t8")), [("x", 1.0), ("1", 7.0), ("y", 2.0), ("2", 8.0)]);
 }
 
 #[test]
 fn plotter_numbers_accept_signs_and_exponents_but_not_nan_or_inf() {
     let mut decoder = TextDecoder::new(TextFormat::Plotter);
     let parsed = decoder.decode("a:+1 b:-2.5 c:1e3 d:-4.2E-2 e:.5 f:7");
-    assert_eq!(
-        values(&parsed),
-        [
-            ("a", 1.0),
-            ("b", -2.5),
-            ("c", 1000.0),
-            ("d", -0.042),
-            ("e", 0.5),
-            ("f", 7.0)
-        ]
-    );
+    assert_eq!(values(&parsed), [("a", 1.0), ("b", -2.5), ("c", 1000.0), ("d", -0.042), ("e", 0.5), ("f", 7.0)]);
     let parsed = decoder.decode("a:nan b:inf c:-inf d:ovf e:1e999 NaN infinity 3");
     assert_eq!(values(&parsed), [("1", 3.0)]);
-    assert_eq!(
-        parsed.ignored,
-        [
-            "a:nan", "b:inf", "c:-inf", "d:ovf", "e:1e999", "NaN", "infinity"
-        ]
-    );
+    assert_eq!(parsed.ignored, ["a:nan", "b:inf", "c:-inf", "d:ovf", "e:1e999", "NaN", "infinity"]);
 }
 
 #[test]
@@ -261,46 +214,20 @@ fn label_is_everything_before_the_last_colon() {
 #[test]
 fn csv_with_a_header_names_values_by_column() {
     let mut decoder = TextDecoder::new(TextFormat::Csv);
-    assert_eq!(
-        decoder.decode("time_ms,temp_c,hum_pct").kind,
-        LineKind::Header
-    );
-    assert_eq!(
-        decoder.csv_columns(),
-        Some(&["time_ms".to_string(), "temp_c".into(), "hum_pct".into()][..])
-    );
+    assert_eq!(decoder.decode("time_ms,temp_c,hum_pct").kind, LineKind::Header);
+    assert_eq!(decoder.csv_columns(), Some(&["time_ms".to_string(), "temp_c".into(), "hum_pct".into()][..]));
     let parsed = decoder.decode("100,22.5,40");
-    assert_eq!(
-        values(&parsed),
-        [("time_ms", 100.0), ("temp_c", 22.5), ("hum_pct", 40.0)]
-    );
+    assert_eq!(values(&parsed), [("time_ms", 100.0), ("temp_c", 22.5), ("hum_pct", 40.0)]);
     assert!(parsed.warnings.is_empty());
 }
 
 #[test]
 fn csv_with_semicolons_quotes_and_decimal_commas() {
     let mut decoder = TextDecoder::new(TextFormat::Csv);
-    assert_eq!(
-        decoder
-            .decode("\"Temp, °C\" ; \"Hum (%)\";\"say \"\"hi\"\"\"")
-            .kind,
-        LineKind::Header
-    );
-    assert_eq!(
-        decoder.csv_columns(),
-        Some(
-            &[
-                "Temp, °C".to_string(),
-                "Hum (%)".into(),
-                "say \"hi\"".into()
-            ][..]
-        )
-    );
+    assert_eq!(decoder.decode("\"Temp, °C\" ; \"Hum (%)\";\"say \"\"hi\"\"\"").kind, LineKind::Header);
+    assert_eq!(decoder.csv_columns(), Some(&["Temp, °C".to_string(), "Hum (%)".into(), "say \"hi\"".into()][..]));
     let parsed = decoder.decode("22,5;40;\"-1.5\"");
-    assert_eq!(
-        values(&parsed),
-        [("Temp, °C", 22.5), ("Hum (%)", 40.0), ("say \"hi\"", -1.5)]
-    );
+    assert_eq!(values(&parsed), [("Temp, °C", 22.5), ("Hum (%)", 40.0), ("say \"hi\"", -1.5)]);
 }
 
 #[test]
@@ -308,10 +235,7 @@ fn csv_with_tabs() {
     let mut decoder = TextDecoder::new(TextFormat::Csv);
     // Two tabs against one comma: tab wins, and the comma stays inside a name.
     decoder.decode("t\tv,a\tvb");
-    assert_eq!(
-        values(&decoder.decode("1\t2\t3")),
-        [("t", 1.0), ("v,a", 2.0), ("vb", 3.0)]
-    );
+    assert_eq!(values(&decoder.decode("1\t2\t3")), [("t", 1.0), ("v,a", 2.0), ("vb", 3.0)]);
 }
 
 #[test]
@@ -324,24 +248,12 @@ fn csv_empty_cells_are_missing_and_short_or_long_lines_warn() {
 
     let parsed = decoder.decode("1,2");
     assert_eq!(values(&parsed), [("a", 1.0), ("b", 2.0)]);
-    assert_eq!(
-        parsed.warnings,
-        [LineWarning::CellCount {
-            expected: 3,
-            found: 2
-        }]
-    );
+    assert_eq!(parsed.warnings, [LineWarning::CellCount { expected: 3, found: 2 }]);
 
     let parsed = decoder.decode("1,2,3,4");
     assert_eq!(values(&parsed), [("a", 1.0), ("b", 2.0), ("c", 3.0)]);
     assert_eq!(parsed.ignored, ["4"]);
-    assert_eq!(
-        parsed.warnings,
-        [LineWarning::CellCount {
-            expected: 3,
-            found: 4
-        }]
-    );
+    assert_eq!(parsed.warnings, [LineWarning::CellCount { expected: 3, found: 4 }]);
 
     let parsed = decoder.decode("1,err,3");
     assert_eq!(values(&parsed), [("a", 1.0), ("c", 3.0)]);
@@ -359,10 +271,7 @@ fn csv_repeated_header_after_a_board_reset_is_not_data() {
     // A different text line with the delimiter does not rename the columns.
     let parsed = decoder.decode("WiFi up, IP 10.0.0.2");
     assert_eq!(parsed.kind, LineKind::Data);
-    assert_eq!(
-        decoder.csv_columns(),
-        Some(&["time".to_string(), "temp".into()][..])
-    );
+    assert_eq!(decoder.csv_columns(), Some(&["time".to_string(), "temp".into()][..]));
 }
 
 #[test]
@@ -371,10 +280,7 @@ fn csv_chosen_mid_stream_keeps_a_numeric_first_line() {
     let parsed = decoder.decode("1.5,,3");
     assert_eq!(values(&parsed), [("1", 1.5), ("3", 3.0)]);
     assert_eq!(parsed.warnings, [LineWarning::NoHeader { columns: 3 }]);
-    assert_eq!(
-        values(&decoder.decode("4,5,6")),
-        [("1", 4.0), ("2", 5.0), ("3", 6.0)]
-    );
+    assert_eq!(values(&decoder.decode("4,5,6")), [("1", 4.0), ("2", 5.0), ("3", 6.0)]);
 }
 
 #[test]
@@ -383,10 +289,7 @@ fn csv_header_given_explicitly() {
     decoder.set_csv_header("time_ms;temp_c");
     assert_eq!(decoder.format(), TextFormat::Csv);
     assert_eq!(decoder.detected(), DetectedFormat::Csv);
-    assert_eq!(
-        values(&decoder.decode("10;21,5")),
-        [("time_ms", 10.0), ("temp_c", 21.5)]
-    );
+    assert_eq!(values(&decoder.decode("10;21,5")), [("time_ms", 10.0), ("temp_c", 21.5)]);
 }
 
 // ---- Detection
@@ -406,28 +309,19 @@ fn detects_plotter() {
 #[test]
 fn detects_bare_number_plotter_on_the_first_line() {
     let mut decoder = TextDecoder::default();
-    assert_eq!(
-        values(&decoder.decode("512\t498\t20")),
-        [("1", 512.0), ("2", 498.0), ("3", 20.0)]
-    );
+    assert_eq!(values(&decoder.decode("512\t498\t20")), [("1", 512.0), ("2", 498.0), ("3", 20.0)]);
     assert_eq!(decoder.detected(), DetectedFormat::Plotter);
 }
 
 #[test]
 fn detects_csv_from_header_and_numeric_line() {
     let mut decoder = TextDecoder::default();
-    assert_eq!(
-        decoder.decode("time_ms,temp_c,hum_pct").kind,
-        LineKind::Text
-    );
+    assert_eq!(decoder.decode("time_ms,temp_c,hum_pct").kind, LineKind::Text);
     assert_eq!(decoder.decode("").kind, LineKind::Empty);
     let parsed = decoder.decode("0,22.5,");
     assert_eq!(decoder.detected(), DetectedFormat::Csv);
     assert_eq!(values(&parsed), [("time_ms", 0.0), ("temp_c", 22.5)]);
-    assert_eq!(
-        values(&decoder.decode("100,22.6,41")),
-        [("time_ms", 100.0), ("temp_c", 22.6), ("hum_pct", 41.0)]
-    );
+    assert_eq!(values(&decoder.decode("100,22.6,41")), [("time_ms", 100.0), ("temp_c", 22.6), ("hum_pct", 41.0)]);
     assert_eq!(decoder.channels(), ["time_ms", "temp_c", "hum_pct"]);
 }
 
@@ -465,22 +359,11 @@ fn header_like_line_not_followed_by_numbers_is_not_csv() {
 #[test]
 fn detects_raw_after_five_lines_without_values_but_keeps_looking() {
     let mut decoder = TextDecoder::default();
-    let banner = [
-        "Booting...",
-        "WiFi: connecting",
-        "",
-        "WiFi: connected",
-        "NTP: ok",
-        "Ready.",
-    ];
+    let banner = ["Booting...", "WiFi: connecting", "", "WiFi: connected", "NTP: ok", "Ready."];
     for (i, line) in banner.iter().enumerate() {
         assert!(decoder.decode(line).values.is_empty());
         // The blank line does not count.
-        let expected = if i < 5 {
-            DetectedFormat::Detecting
-        } else {
-            DetectedFormat::Raw
-        };
+        let expected = if i < 5 { DetectedFormat::Detecting } else { DetectedFormat::Raw };
         assert_eq!(decoder.detected(), expected, "after line {i}");
     }
     assert_eq!(values(&decoder.decode("temp:20")), [("temp", 20.0)]);
@@ -494,11 +377,7 @@ fn no_value_bearing_line_is_lost_at_any_chunk_split() {
     assert_eq!(format, DetectedFormat::Plotter);
     assert_eq!(whole.len(), 3);
     for cut in 0..=stream.len() {
-        assert_eq!(
-            run_chunks(stream, &[cut]),
-            (whole.clone(), format),
-            "cut at {cut}"
-        );
+        assert_eq!(run_chunks(stream, &[cut]), (whole.clone(), format), "cut at {cut}");
     }
 
     let csv = b"time,temp\r\n0,21.5\r\n1,21.6\r\n";
@@ -506,11 +385,7 @@ fn no_value_bearing_line_is_lost_at_any_chunk_split() {
     assert_eq!(format, DetectedFormat::Csv);
     assert_eq!(whole.len(), 2);
     for cut in 0..=csv.len() {
-        assert_eq!(
-            run_chunks(csv, &[cut]),
-            (whole.clone(), format),
-            "cut at {cut}"
-        );
+        assert_eq!(run_chunks(csv, &[cut]), (whole.clone(), format), "cut at {cut}");
     }
 }
 
@@ -548,10 +423,7 @@ fn manual_override_wins_over_detection() {
 fn windows_line_endings_are_stripped() {
     let mut decoder = TextDecoder::default();
     assert_eq!(decoder.decode("time,temp\r").kind, LineKind::Text);
-    assert_eq!(
-        values(&decoder.decode("0,21\r")),
-        [("time", 0.0), ("temp", 21.0)]
-    );
+    assert_eq!(values(&decoder.decode("0,21\r")), [("time", 0.0), ("temp", 21.0)]);
     assert_eq!(decoder.channels(), ["time", "temp"]);
     assert_eq!(decoder.decode("\r").kind, LineKind::Empty);
 }
@@ -573,10 +445,7 @@ fn channel_names_are_bounded() {
     }
     let parsed = decoder.decode("c0:2 new1:3 new2:4 new3:5");
     assert_eq!(values(&parsed), [("c0", 2.0), ("new1", 3.0)]);
-    assert_eq!(
-        parsed.warnings,
-        [LineWarning::TooManyChannels { dropped: 2 }]
-    );
+    assert_eq!(parsed.warnings, [LineWarning::TooManyChannels { dropped: 2 }]);
     assert_eq!(decoder.channels().len(), MAX_CHANNELS);
 }
 
@@ -594,4 +463,18 @@ fn format_names_parse_and_print() {
         Some("`json` is not a text format; use auto, plotter, csv or raw")
     );
     assert_eq!(TextFormat::default(), TextFormat::Auto);
+}
+
+#[test]
+fn a_header_after_numbered_columns_names_them() {
+    let mut decoder = TextDecoder::new(TextFormat::Csv);
+    let first = decoder.decode("10;1013,5;120");
+    assert_eq!(values(&first), vec![("1", 10.0), ("2", 1013.5), ("3", 120.0)]);
+    assert_eq!(decoder.decode("time_ms;pressure_hpa;altitude_m").kind, LineKind::Header);
+    assert_eq!(
+        values(&decoder.decode("20;1014,0;121")),
+        vec![("time_ms", 20.0), ("pressure_hpa", 1014.0), ("altitude_m", 121.0)]
+    );
+    // Once named, a differently named line is data (or text), never a new header.
+    assert_ne!(decoder.decode("a;b;c").kind, LineKind::Header);
 }
