@@ -61,7 +61,7 @@ async fn telemetry_arrives_contiguous_and_plausible() {
                 let values = batch.values.iter().map(|&v| f64::from(v)).collect();
                 (batch.channel_id, batch.first_sample_time_us, u64::from(batch.sample_period_ns), values)
             }
-            Telemetry::Log { .. } => continue,
+            Telemetry::Log { .. } | Telemetry::Text { .. } => continue,
         };
         if let Some(expected) = next_time_us.get(&channel) {
             assert_eq!(first_us, *expected, "channel {channel} batches are not contiguous");
