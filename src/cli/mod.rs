@@ -4,6 +4,7 @@
 //! usage (clap's own).
 
 mod info;
+mod record;
 mod sim;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Print a device's identity and channels.
     Info(info::InfoArgs),
+    /// Record a device's channels headless to a file.
+    Record(record::RecordArgs),
 }
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None => crate::ui::run(runtime.handle().clone(), &cli.source),
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Info(args)) => runtime.block_on(info::run(args)),
+        Some(Command::Record(args)) => runtime.block_on(record::run(args)),
     }
 }
 

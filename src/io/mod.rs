@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod link;
+pub mod recorder;
 pub mod session;
 pub mod wire;
 

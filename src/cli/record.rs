@@ -1,0 +1,87 @@
+//! `benchtop record SOURCE --duration 10s --out FILE.csv`: record a board headless.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::io::recorder::Recorder;
+use crate::io::{Board, SessionOptions, Telemetry};
+use crate::model::live::LiveDevice;
+use crate::model::series::SeriesLimits;
+use crate::model::source::Source;
+
+/// Options of `benchtop record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT.
+    pub source: String,
+    /// How long to record, e.g. 10s, 2min.
+    #[arg(long, default_value = "10s")]
+    pub duration: humantime::Duration,
+    /// The file to write; its extension chooses the format (.csv).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `benchtop record`.
+pub async fn run(args: RecordArgs) -> anyhow::Result<()> {
+    let source = Source::parse(&args.source)?;
+    let mut recorder = Recorder::create(&args.out)?;
+    let opened = Board::open(&source, SessionOptions::default(), 65_536)
+        .await
+        .with_context(|| format!("could not open {source}"))?;
+    let (board, mut telemetry) = (opened.board, opened.telemetry);
+    // Placement only: nothing is kept in memory beyond the batch being written.
+    let mut device = LiveDevice::new(board.info().clone(), SeriesLimits { raw_samples: 1, blocks_per_level: 1 });
+    let started = Instant::now();
+    let duration = Duration::from(args.duration);
+    let deadline = tokio::time::Instant::now() + duration;
+    let host_s = |at: Instant| at.saturating_duration_since(started).as_secs_f64();
+    let mut disconnected = false;
+    loop {
+        let message = match tokio::time::timeout_at(deadline, telemetry.rx.recv()).await {
+            Err(_) => break,
+            Ok(None) => {
+                disconnected = true;
+                break;
+            }
+            Ok(Some(message)) => message,
+        };
+        let placed = match message {
+            Telemetry::Samples { batch, received_at } => {
+                device.place_samples(&batch, host_s(received_at)).into_iter().collect()
+            }
+            Telemetry::Current { batch, received_at } => {
+                device.place_current(&batch, host_s(received_at)).into_iter().collect()
+            }
+            Telemetry::Text { values, received_at, .. } => device.place_named(&values, host_s(received_at)),
+            Telemetry::Log { .. } => Vec::new(),
+        };
+        for placed in placed {
+            recorder.write(&device, &placed)?;
+        }
+    }
+    let summary = recorder.finish()?;
+    let dropped = board.stats().snapshot().dropped_messages;
+    eprintln!(
+        "wrote {} samples of {} channels over {:.1} s to {}{}",
+        summary.samples,
+        summary.channels,
+        started.elapsed().as_secs_f64().min(duration.as_secs_f64()),
+        args.out.display(),
+        if dropped > 0 {
+            format!(" ({dropped} messages dropped: the disk or CPU could not keep up)")
+        } else {
+            String::new()
+        }
+    );
+    if disconnected {
+        anyhow::bail!(
+            "the device disconnected before the end; the samples received until then are in {}",
+            args.out.display()
+        );
+    }
+    Ok(())
+}
