@@ -153,13 +153,12 @@ impl BenchtopApp {
             ui.colored_label(theme::OK, "Connected");
             ui.strong(format!("{:016x}", info.device_id));
         });
-        ui.label(
-            RichText::new(format!(
-                "{} · firmware {}.{}.{} · {}",
-                self.source, v.major, v.minor, v.patch, info.hardware_revision
-            ))
-            .color(theme::MUTED),
-        );
+        let description = if info.protocol_version == 0 {
+            format!("{} · text board", self.source)
+        } else {
+            format!("{} · firmware {}.{}.{} · {}", self.source, v.major, v.minor, v.patch, info.hardware_revision)
+        };
+        ui.label(RichText::new(description).color(theme::MUTED));
         ui.add_space(theme::SECTION_SPACING);
         egui::Grid::new("channels").num_columns(3).spacing([8.0, 4.0]).show(ui, |ui| {
             for (i, channel) in device.channels.iter().enumerate() {

@@ -50,10 +50,12 @@ impl PlotState {
     /// unit, visible.
     pub fn sync(&mut self, device: &LiveDevice) {
         for i in self.visible.len()..device.channels.len() {
-            let unit = device.channels[i].unit.as_str();
-            match self.panes.iter_mut().find(|p| p.title == unit) {
+            let channel = &device.channels[i];
+            // Without a unit there is no telling which channels share a scale: each gets its own pane.
+            let title = if channel.unit.is_empty() { channel.name.as_str() } else { channel.unit.as_str() };
+            match self.panes.iter_mut().find(|p| p.title == title && !channel.unit.is_empty()) {
                 Some(pane) => pane.channels.push(i),
-                None => self.panes.push(Pane { title: unit.to_string(), channels: vec![i] }),
+                None => self.panes.push(Pane { title: title.to_string(), channels: vec![i] }),
             }
             self.visible.push(true);
         }
@@ -80,7 +82,8 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -
     let end = state.paused_at_s.unwrap_or(newest);
     let follow_range = state.follow.then_some((end - state.window_s, end));
     let pane_count = state.panes.len().max(1);
-    let height = ((ui.available_height() - 8.0 * pane_count as f32) / pane_count as f32).max(80.0);
+    // Room is left for the read-out line under the panes.
+    let height = ((ui.available_height() - READOUT_HEIGHT - 8.0 * pane_count as f32) / pane_count as f32).max(60.0);
     let group = Id::unique("benchtop-live-plots");
     let mut hovered_t = None;
     let mut user_moved = false;
@@ -153,6 +156,9 @@ pub fn readout_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, t_s
         }
     });
 }
+
+/// Height kept for the cursor read-out under the panes, points.
+const READOUT_HEIGHT: f32 = 24.0;
 
 /// Width of every pane's y axis, so that the time axes line up.
 const Y_AXIS_WIDTH: f32 = 56.0;
