@@ -3,7 +3,9 @@
 //! threads, everything else on the tokio runtime, and results travel on bounded channels.
 
 pub mod board;
+pub mod device_task;
 pub mod link;
+pub mod ports;
 pub mod recorder;
 pub mod session;
 pub mod wire;

@@ -1,0 +1,233 @@
+//! One device's life on the I/O runtime: open, stream, and when the board vanishes, wait for it to come back
+//! and reconnect, until the user disconnects.
+//!
+//! The window talks to it with [`DeviceCommand`]s and hears from it through [`DeviceEvent`]s on bounded
+//! channels; the task wakes the window through a callback, never by waiting on it. A serial board is found
+//! again by its USB serial number when it returns on another path (ttyACM0 → ttyACM1), else by its path.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use firmware_protocol::DeviceInfo;
+use tokio::sync::mpsc;
+
+use super::board::{Board, OpenBoard};
+use super::link::LinkStats;
+use super::ports::{find_by_serial_number, usb_serial_number};
+use super::session::{SessionOptions, Telemetry};
+use crate::model::source::Source;
+
+/// What the window asks of a device task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceCommand {
+    /// Send these bytes to a text board (a console line, hex bytes).
+    Send(Vec<u8>),
+    /// Close the connection and end the task.
+    Disconnect,
+}
+
+/// What a device task tells the window.
+pub enum DeviceEvent {
+    /// Trying to open the board (`attempt` counts from 1).
+    Connecting {
+        /// Which attempt.
+        attempt: u32,
+    },
+    /// The board is open.
+    Connected {
+        /// Its description (a text board's grows as it names channels).
+        info: Box<DeviceInfo>,
+        /// Its link's counters.
+        stats: Arc<LinkStats>,
+        /// Whether it prints text rather than speaking the protocol.
+        text: bool,
+    },
+    /// Telemetry from the board.
+    Telemetry(Telemetry),
+    /// The board went away; the task waits for it to return.
+    Lost {
+        /// Why, in a sentence.
+        reason: String,
+    },
+    /// The board could not be opened and the task gave up.
+    Failed(String),
+    /// A command could not be carried out (the board stays connected).
+    Refused(String),
+    /// The user disconnected; the task has ended.
+    Closed,
+}
+
+/// How a device task behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceTaskOptions {
+    /// Session timeouts and retries.
+    pub session: SessionOptions,
+    /// Wait for a vanished board and reconnect.
+    pub reconnect: bool,
+    /// Time between attempts while waiting.
+    pub retry_interval: Duration,
+    /// Telemetry messages queued from the board.
+    pub telemetry_capacity: usize,
+}
+
+impl Default for DeviceTaskOptions {
+    fn default() -> Self {
+        Self {
+            session: SessionOptions::default(),
+            reconnect: true,
+            retry_interval: Duration::from_millis(500),
+            telemetry_capacity: 4096,
+        }
+    }
+}
+
+/// Where a device task's events go: one bounded channel shared by all devices, tagged with the device's id,
+/// and a callback that wakes the window.
+#[derive(Clone)]
+pub struct EventSink {
+    /// The device's id in the window.
+    pub device: u64,
+    /// The channel.
+    pub tx: mpsc::Sender<(u64, DeviceEvent)>,
+    /// Wakes the window (for egui: `request_repaint_after`).
+    pub wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl EventSink {
+    /// Delivers a state change, waiting for room if the window is behind; false once nobody listens.
+    pub async fn state(&self, event: DeviceEvent) -> bool {
+        let delivered = self.tx.send((self.device, event)).await.is_ok();
+        (self.wake)();
+        delivered
+    }
+
+    /// Delivers telemetry without waiting; a full queue drops it and returns false.
+    pub fn telemetry(&self, telemetry: Telemetry) -> bool {
+        let delivered = self.tx.try_send((self.device, DeviceEvent::Telemetry(telemetry))).is_ok();
+        (self.wake)();
+        delivered
+    }
+
+    fn closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Runs a device until the user disconnects (or, without reconnect, until it goes away).
+pub async fn run_device(
+    source: Source,
+    options: DeviceTaskOptions,
+    mut commands: mpsc::Receiver<DeviceCommand>,
+    sink: EventSink,
+) {
+    let mut current = source.clone();
+    let mut serial_number: Option<String> = None;
+    let mut attempt = 0u32;
+    let mut ever_connected = false;
+    loop {
+        attempt += 1;
+        if !sink.state(DeviceEvent::Connecting { attempt }).await {
+            return;
+        }
+        let opened = Board::open(&current, options.session, options.telemetry_capacity).await;
+        let OpenBoard { board, mut telemetry } = match opened {
+            Ok(opened) => opened,
+            Err(error) if !ever_connected || !options.reconnect => {
+                sink.state(DeviceEvent::Failed(error.to_string())).await;
+                return;
+            }
+            Err(_) => {
+                // Still gone: wait, then look again (by serial number first).
+                if wait_or_disconnect(&mut commands, options.retry_interval).await {
+                    sink.state(DeviceEvent::Closed).await;
+                    return;
+                }
+                current = relocate(&source, serial_number.as_deref());
+                continue;
+            }
+        };
+        ever_connected = true;
+        attempt = 0;
+        if let Source::Serial { path: Some(path), .. } = &current {
+            serial_number = usb_serial_number(path).or(serial_number);
+        }
+        let stats = board.stats().clone();
+        let text = matches!(board, Board::Text(_));
+        if !sink
+            .state(DeviceEvent::Connected { info: Box::new(board.info().clone()), stats: stats.clone(), text })
+            .await
+        {
+            return;
+        }
+        let reason = loop {
+            tokio::select! {
+                message = telemetry.rx.recv() => match message {
+                    Some(message) => {
+                        if !sink.telemetry(message) {
+                            if sink.closed() {
+                                return;
+                            }
+                            stats.dropped_messages.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    None => break "the board stopped answering; it may have been unplugged or reset".to_string(),
+                },
+                command = commands.recv() => match command {
+                    None | Some(DeviceCommand::Disconnect) => {
+                        drop(board);
+                        sink.state(DeviceEvent::Closed).await;
+                        return;
+                    }
+                    Some(DeviceCommand::Send(bytes)) => match &board {
+                        Board::Text(text) => {
+                            if let Err(e) = text.send(bytes).await {
+                                sink.state(DeviceEvent::Refused(e.to_string())).await;
+                            }
+                        }
+                        Board::Protocol(_) => {
+                            let reason = "this board speaks the Benchtop protocol; raw bytes would corrupt its frames";
+                            sink.state(DeviceEvent::Refused(reason.into())).await;
+                        }
+                    },
+                },
+            }
+        };
+        drop(board);
+        if !options.reconnect {
+            sink.state(DeviceEvent::Failed(reason)).await;
+            return;
+        }
+        if !sink.state(DeviceEvent::Lost { reason }).await {
+            return;
+        }
+        if wait_or_disconnect(&mut commands, options.retry_interval).await {
+            sink.state(DeviceEvent::Closed).await;
+            return;
+        }
+        current = relocate(&source, serial_number.as_deref());
+    }
+}
+
+/// Waits `interval`; true if the user disconnected meanwhile.
+async fn wait_or_disconnect(commands: &mut mpsc::Receiver<DeviceCommand>, interval: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + interval;
+    loop {
+        match tokio::time::timeout_at(deadline, commands.recv()).await {
+            Err(_) => return false,
+            Ok(None) | Ok(Some(DeviceCommand::Disconnect)) => return true,
+            // Nothing to send to while the board is away.
+            Ok(Some(DeviceCommand::Send(_))) => {}
+        }
+    }
+}
+
+/// The source to try next: the port now carrying the board's USB serial number, else the original.
+fn relocate(original: &Source, serial_number: Option<&str>) -> Source {
+    match (original, serial_number.and_then(find_by_serial_number)) {
+        (Source::Serial { baud, format, .. }, Some(path)) => {
+            Source::Serial { path: Some(path), baud: *baud, format: *format }
+        }
+        _ => original.clone(),
+    }
+}
