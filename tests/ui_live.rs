@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use benchtop::ui::BenchtopApp;
+use benchtop::ui::devices::DeviceState;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -57,7 +58,32 @@ fn a_source_that_cannot_open_says_so() {
         .with_size([1000.0, 600.0])
         .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "serial:/dev/benchtop-nowhere"));
     step_until(&mut harness, Duration::from_secs(5), |h| {
-        h.query_by_label_contains("could not open serial port /dev/benchtop-nowhere").is_some()
+        h.query_all_by_label_contains("could not open serial port /dev/benchtop-nowhere").next().is_some()
     });
     assert_eq!(harness.state().paused(), None);
+}
+
+#[test]
+fn disconnect_then_connect_another_board() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=32"));
+    step_until(&mut harness, Duration::from_secs(10), |h| h.state().samples_received() > 100);
+
+    harness.get_by_label("Disconnect").click();
+    step_until(&mut harness, Duration::from_secs(5), |h| h.state().devices()[0].state == DeviceState::Closed);
+    harness.get_by_label("Remove");
+    // The data received before disconnecting stays on screen.
+    assert!(harness.state().samples_received() > 0);
+
+    harness.get_by_label("Add a simulated board").click();
+    step_until(&mut harness, Duration::from_secs(10), |h| {
+        h.state().devices().len() == 2 && h.state().devices()[1].state == DeviceState::Connected
+    });
+    let before = harness.state().samples_received();
+    step_until(&mut harness, Duration::from_secs(5), |h| h.state().samples_received() > before + 100);
+    // Two devices listed, the new one selected and streaming, the old one still there to look at.
+    assert_eq!(harness.state().devices()[0].state, DeviceState::Closed);
 }

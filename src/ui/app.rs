@@ -1,199 +1,189 @@
-//! The application shell: connects to one source on start and shows the device, its channels with their
-//! latest values, the link's counters and the device log. The Live view builds on this.
+//! The application: devices on the left (connections panel), the selected device's plots in the middle, its
+//! console at the bottom.
 //!
-//! The connection runs on the I/O runtime and reports through a bounded channel of [`Event`]s that
-//! [`BenchtopApp::logic`] drains within a time budget; the UI thread never waits on I/O.
+//! Every device runs as a task on the I/O runtime and reports through one bounded channel of tagged
+//! [`DeviceEvent`]s that [`BenchtopApp::logic`] drains within a time budget; the UI thread never waits on
+//! I/O, and sends commands without waiting either.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui::{self, RichText};
-use firmware_protocol::DeviceInfo;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use super::connections::{self, Action, ConnectForm};
+use super::console::{self, ConsoleState};
+use super::devices::{DeviceEntry, DeviceState};
 use super::plot::{self, PlotState, WINDOWS_S};
 use super::theme;
-use crate::io::{Board, LinkStats, OpenBoard, SessionOptions, Telemetry};
+use crate::io::device_task::{DeviceEvent, DeviceTaskOptions, EventSink, run_device};
+use crate::io::ports::{PortInfo, list_ports};
 use crate::model::live::LiveDevice;
-use crate::model::series::SeriesLimits;
 use crate::model::source::Source;
 
-/// Events the I/O side sends to the window.
-pub enum Event {
-    /// The device answered.
-    Connected {
-        /// Its description.
-        info: Box<DeviceInfo>,
-        /// Its link's counters.
-        stats: Arc<LinkStats>,
-    },
-    /// The connection failed or ended.
-    Failed(String),
-    /// Telemetry.
-    Telemetry(Telemetry),
-}
-
-enum Connection {
-    Connecting,
-    Connected { device: Box<LiveDevice>, plots: PlotState, stats: Arc<LinkStats> },
-    Failed(String),
-}
-
-/// Console lines kept.
-const CONSOLE_LINES_KEPT: usize = 2000;
-/// Events queued between I/O and the window.
-const EVENT_QUEUE: usize = 1024;
+/// Events queued between the device tasks and the window.
+const EVENT_QUEUE: usize = 4096;
 /// Longest `logic` spends draining events per frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+/// How often the port list is refreshed (plug and unplug show up within this).
+const PORT_REFRESH: Duration = Duration::from_secs(1);
 
 /// The Benchtop window.
 pub struct BenchtopApp {
-    source: String,
-    events: mpsc::Receiver<Event>,
-    connection: Connection,
-    /// Log lines of protocol boards and text lines of text boards, with their host times.
-    console: VecDeque<(f64, String)>,
+    runtime: tokio::runtime::Handle,
+    ctx: egui::Context,
+    events: mpsc::Receiver<(u64, DeviceEvent)>,
+    events_tx: mpsc::Sender<(u64, DeviceEvent)>,
+    devices: Vec<DeviceEntry>,
+    selected: Option<u64>,
+    next_id: u64,
+    ports: watch::Receiver<Vec<PortInfo>>,
+    form: ConnectForm,
+    console: ConsoleState,
     /// Zero of the host timeline that plots use.
     started: Instant,
 }
 
 impl BenchtopApp {
-    /// Starts connecting to `source` on `runtime`; `ctx` is woken when events arrive.
+    /// The window, opening `source` at once; `ctx` is woken when events arrive.
     pub fn new(ctx: egui::Context, runtime: tokio::runtime::Handle, source: &str) -> Self {
-        let (tx, events) = mpsc::channel(EVENT_QUEUE);
-        let source_text = source.to_string();
-        runtime.spawn(connect(source_text.clone(), tx, ctx));
-        Self {
-            source: source_text,
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let (ports_tx, ports) = watch::channel(Vec::new());
+        runtime.spawn(watch_ports(ports_tx, ctx.clone()));
+        let mut app = Self {
+            runtime,
+            ctx,
             events,
-            connection: Connection::Connecting,
-            console: VecDeque::new(),
+            events_tx,
+            devices: Vec::new(),
+            selected: None,
+            next_id: 1,
+            ports,
+            form: ConnectForm::default(),
+            console: ConsoleState::default(),
             started: Instant::now(),
-        }
+        };
+        app.connect(source);
+        app
     }
 
-    /// Whether the plots are paused; `None` until a device is connected.
+    /// Opens another device and shows it.
+    pub fn connect(&mut self, source: &str) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (commands, command_rx) = mpsc::channel(16);
+        let ctx = self.ctx.clone();
+        let sink = EventSink {
+            device: id,
+            tx: self.events_tx.clone(),
+            wake: Arc::new(move || ctx.request_repaint_after(Duration::from_millis(16))),
+        };
+        let text = source.to_string();
+        self.runtime.spawn(async move {
+            match Source::parse(&text) {
+                Ok(source) => run_device(source, DeviceTaskOptions::default(), command_rx, sink).await,
+                Err(e) => {
+                    sink.state(DeviceEvent::Failed(e.to_string())).await;
+                }
+            }
+        });
+        self.devices.push(DeviceEntry::new(id, source.to_string(), commands));
+        self.selected = Some(id);
+    }
+
+    /// The devices, in the order they were opened.
+    pub fn devices(&self) -> &[DeviceEntry] {
+        &self.devices
+    }
+
+    fn selected_device(&self) -> Option<&DeviceEntry> {
+        self.devices.iter().find(|d| Some(d.id) == self.selected)
+    }
+
+    /// Whether the selected device's plots are paused; `None` until it is connected.
     pub fn paused(&self) -> Option<bool> {
-        match &self.connection {
-            Connection::Connected { plots, .. } => Some(plots.paused_at_s.is_some()),
-            _ => None,
-        }
+        let plots = self.selected_device()?.plots.as_ref()?;
+        Some(plots.paused_at_s.is_some())
     }
 
-    /// Samples received so far over all channels of the connected device.
+    /// Samples received so far over all channels of the selected device.
     pub fn samples_received(&self) -> u64 {
-        match &self.connection {
-            Connection::Connected { device, .. } => device.channels.iter().map(|c| c.series.samples_total()).sum(),
-            _ => 0,
-        }
+        self.selected_device()
+            .and_then(|d| d.live.as_ref())
+            .map_or(0, |live| live.channels.iter().map(|c| c.series.samples_total()).sum())
     }
 
-    fn apply(&mut self, event: Event) {
-        match event {
-            Event::Connected { info, stats } => {
-                let device = Box::new(LiveDevice::new(*info, SeriesLimits::default()));
-                let plots = PlotState::for_device(&device);
-                self.connection = Connection::Connected { device, plots, stats };
+    fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Connect(source) => self.connect(&source),
+                Action::Select(id) => self.selected = Some(id),
+                Action::Disconnect(id) => {
+                    if let Some(device) = self.devices.iter().find(|d| d.id == id) {
+                        device.disconnect();
+                    }
+                }
+                Action::Remove(id) => {
+                    self.devices.retain(|d| d.id != id);
+                    if self.selected == Some(id) {
+                        self.selected = self.devices.last().map(|d| d.id);
+                    }
+                }
             }
-            Event::Failed(message) => self.connection = Connection::Failed(message),
-            Event::Telemetry(telemetry) => self.apply_telemetry(telemetry),
         }
     }
 
-    fn apply_telemetry(&mut self, telemetry: Telemetry) {
-        let host_s = |at: Instant| at.saturating_duration_since(self.started).as_secs_f64();
-        let Connection::Connected { device, plots, .. } = &mut self.connection else {
+    fn central_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(device) = self.devices.iter_mut().find(|d| Some(d.id) == self.selected) else {
+            ui.label(RichText::new("Open a device on the left").color(theme::MUTED));
             return;
         };
-        let (t_s, text) = match telemetry {
-            Telemetry::Samples { batch, received_at } => return device.ingest_samples(&batch, host_s(received_at)),
-            Telemetry::Current { batch, received_at } => return device.ingest_current(&batch, host_s(received_at)),
-            Telemetry::Log { line, received_at } => {
-                (host_s(received_at), format!("{:<5} {}", format!("{:?}", line.level).to_lowercase(), line.text))
-            }
-            Telemetry::Text { received_at, line, values } => {
-                device.ingest_named(&values, host_s(received_at));
-                plots.sync(device);
-                (host_s(received_at), line)
-            }
-        };
-        if self.console.len() == CONSOLE_LINES_KEPT {
-            self.console.pop_front();
-        }
-        self.console.push_back((t_s, text));
-    }
-
-    fn device_ui(&mut self, ui: &mut egui::Ui) {
-        match &mut self.connection {
-            Connection::Connecting => {
-                ui.colored_label(theme::PENDING, format!("Connecting to {}…", self.source));
-            }
-            Connection::Failed(message) => {
-                ui.colored_label(theme::ERROR, format!("{}: {message}", self.source));
-            }
-            Connection::Connected { device, plots, stats } => {
-                toolbar_ui(ui, device, plots);
-                if let Some(t) = plot::plots_ui(ui, device, plots) {
-                    plot::readout_ui(ui, device, plots, t);
+        match (&device.state, device.live.as_ref(), device.plots.as_mut()) {
+            (_, Some(live), Some(plots)) => {
+                state_banner_ui(ui, &device.state);
+                toolbar_ui(ui, live, plots);
+                if let Some(t) = plot::plots_ui(ui, live, plots) {
+                    plot::readout_ui(ui, live, plots, t);
                 }
-                let _ = stats;
+            }
+            (DeviceState::Failed(reason), _, _) => {
+                ui.colored_label(theme::ERROR, format!("{}: {reason}", device.source));
+            }
+            (state, _, _) => {
+                ui.colored_label(theme::PENDING, format!("{}: {}…", device.source, state.label()));
             }
         }
     }
 
-    fn side_ui(&mut self, ui: &mut egui::Ui) {
-        let Connection::Connected { device, plots, stats } = &mut self.connection else {
-            ui.label(RichText::new("No device").color(theme::MUTED));
-            return;
-        };
-        let info = &device.info;
-        let v = info.firmware_version;
-        ui.horizontal(|ui| {
-            ui.colored_label(theme::OK, "Connected");
-            ui.strong(format!("{:016x}", info.device_id));
-        });
-        let description = if info.protocol_version == 0 {
-            format!("{} · text board", self.source)
-        } else {
-            format!("{} · firmware {}.{}.{} · {}", self.source, v.major, v.minor, v.patch, info.hardware_revision)
-        };
-        ui.label(RichText::new(description).color(theme::MUTED));
-        ui.add_space(theme::SECTION_SPACING);
-        egui::Grid::new("channels").num_columns(3).spacing([8.0, 4.0]).show(ui, |ui| {
-            for (i, channel) in device.channels.iter().enumerate() {
-                let mut shown = plots.visible.get(i).copied().unwrap_or(true);
-                let name = RichText::new(channel.name.as_str()).color(plot::channel_color(i));
-                if ui.checkbox(&mut shown, name).changed()
-                    && let Some(slot) = plots.visible.get_mut(i)
-                {
-                    *slot = shown;
-                }
-                let latest = channel.series.last().map_or_else(|| "–".to_string(), |(_, v)| format!("{v:.3}"));
-                ui.monospace(latest);
-                ui.label(channel.unit.as_str());
-                ui.end_row();
+    fn console_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(device) = self.devices.iter_mut().find(|d| Some(d.id) == self.selected) else { return };
+        let can_send = device.text && device.state == DeviceState::Connected;
+        if let Some(notice) = &device.notice {
+            ui.colored_label(theme::ERROR, notice);
+        }
+        match console::console_ui(ui, &mut self.console, &device.console, can_send) {
+            Some(Ok(bytes)) => {
+                device.notice = None;
+                device.send(bytes);
             }
-        });
-        ui.add_space(theme::SECTION_SPACING);
-        let s = stats.snapshot();
-        ui.label(RichText::new("Link").strong());
-        ui.label(format!("{} bytes, {} frames", s.bytes_rx, s.frames_rx));
-        ui.label(format!("{} decode errors, {} bytes discarded", s.decode_errors(), s.discarded_bytes));
-        ui.label(format!(
-            "{} messages dropped, {} samples dropped by the device",
-            s.dropped_messages,
-            device.dropped_samples()
-        ));
+            Some(Err(error)) => device.notice = Some(error.0),
+            None => {}
+        }
     }
+}
 
-    fn console_ui(&self, ui: &mut egui::Ui) {
-        ui.label(RichText::new("Console").strong());
-        egui::ScrollArea::vertical().stick_to_bottom(true).auto_shrink(false).show(ui, |ui| {
-            for (t_s, text) in &self.console {
-                ui.monospace(format!("{:>10}  {text}", plot::format_time(*t_s)));
-            }
-        });
+fn state_banner_ui(ui: &mut egui::Ui, state: &DeviceState) {
+    match state {
+        DeviceState::Connected => {}
+        DeviceState::Lost(reason) => {
+            ui.colored_label(theme::PENDING, format!("{reason}. Waiting for it to come back…"));
+        }
+        DeviceState::Closed => {
+            ui.colored_label(theme::MUTED, "Disconnected; the data received is kept.");
+        }
+        other => {
+            ui.colored_label(theme::PENDING, other.label());
+        }
     }
 }
 
@@ -216,6 +206,16 @@ fn toolbar_ui(ui: &mut egui::Ui, device: &LiveDevice, plots: &mut PlotState) {
         if paused {
             ui.colored_label(theme::PENDING, "paused");
         }
+        ui.separator();
+        for (i, channel) in device.channels.iter().enumerate() {
+            let mut shown = plots.visible.get(i).copied().unwrap_or(true);
+            let name = RichText::new(channel.name.as_str()).color(plot::channel_color(i));
+            if ui.checkbox(&mut shown, name).changed()
+                && let Some(slot) = plots.visible.get_mut(i)
+            {
+                *slot = shown;
+            }
+        }
     });
 }
 
@@ -232,22 +232,31 @@ fn window_name(window_s: f64) -> String {
 impl eframe::App for BenchtopApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let started = Instant::now();
+        let origin = self.started;
+        let host_s = move |at: Instant| at.saturating_duration_since(origin).as_secs_f64();
         while started.elapsed() < DRAIN_BUDGET {
-            match self.events.try_recv() {
-                Ok(event) => self.apply(event),
-                Err(_) => break,
+            let Ok((id, event)) = self.events.try_recv() else { break };
+            if let Some(device) = self.devices.iter_mut().find(|d| d.id == id) {
+                device.apply(event, host_s);
             }
         }
         if !self.events.is_empty() {
             ctx.request_repaint();
         }
+        let now = Instant::now();
+        for device in &mut self.devices {
+            device.tick(now);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        if ui.input(|i| i.key_pressed(egui::Key::Space))
-            && let Connection::Connected { device, plots, .. } = &mut self.connection
+        let typing = ui.ctx().egui_wants_keyboard_input();
+        if !typing
+            && ui.input(|i| i.key_pressed(egui::Key::Space))
+            && let Some(device) = self.devices.iter_mut().find(|d| Some(d.id) == self.selected)
+            && let (Some(live), Some(plots)) = (device.live.as_ref(), device.plots.as_mut())
         {
-            plots.toggle_pause(device.newest_s().unwrap_or(0.0));
+            plots.toggle_pause(live.newest_s().unwrap_or(0.0));
         }
         egui::Panel::top("title").show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -255,43 +264,36 @@ impl eframe::App for BenchtopApp {
                 ui.label(RichText::new("live view").color(theme::MUTED));
             });
         });
-        egui::Panel::left("device").resizable(true).default_size(260.0).show(ui, |ui| self.side_ui(ui));
-        egui::Panel::bottom("console").resizable(true).default_size(140.0).show(ui, |ui| self.console_ui(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.device_ui(ui));
+        let ports = self.ports.borrow().clone();
+        let mut actions = Vec::new();
+        egui::Panel::left("connections").resizable(true).default_size(300.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                actions = connections::connections_ui(ui, &mut self.form, &ports, &self.devices, self.selected);
+            });
+        });
+        egui::Panel::bottom("console").resizable(true).default_size(160.0).show(ui, |ui| self.console_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+        self.apply(actions);
     }
 }
 
-/// Connects and forwards telemetry to the window until the board goes away.
-async fn connect(source_text: String, tx: mpsc::Sender<Event>, ctx: egui::Context) {
-    let wake = |ctx: &egui::Context| ctx.request_repaint_after(Duration::from_millis(16));
-    let opened = match Source::parse(&source_text) {
-        Ok(source) => Board::open(&source, SessionOptions::default(), EVENT_QUEUE).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let OpenBoard { board, mut telemetry } = match opened {
-        Ok(opened) => opened,
-        Err(message) => {
-            let _ = tx.send(Event::Failed(message)).await;
-            wake(&ctx);
-            return;
-        }
-    };
-    let stats = board.stats().clone();
-    let info = Box::new(board.info().clone());
-    if tx.send(Event::Connected { info, stats: stats.clone() }).await.is_err() {
-        return;
-    }
-    wake(&ctx);
-    while let Some(message) = telemetry.rx.recv().await {
-        match tx.try_send(Event::Telemetry(message)) {
-            Ok(()) => wake(&ctx),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                stats.dropped_messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
+impl Drop for BenchtopApp {
+    fn drop(&mut self) {
+        for device in &self.devices {
+            device.disconnect();
         }
     }
-    drop(board);
-    let _ = tx.send(Event::Failed("the device disconnected".into())).await;
-    wake(&ctx);
+}
+
+/// Publishes the port list whenever it changes, until the window is gone.
+async fn watch_ports(tx: watch::Sender<Vec<PortInfo>>, ctx: egui::Context) {
+    while !tx.is_closed() {
+        if let Ok(ports) = tokio::task::spawn_blocking(list_ports).await
+            && *tx.borrow() != ports
+        {
+            let _ = tx.send(ports);
+            ctx.request_repaint();
+        }
+        tokio::time::sleep(PORT_REFRESH).await;
+    }
 }

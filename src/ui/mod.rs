@@ -1,6 +1,9 @@
 //! The window (egui only): panels read the app's state and send commands; no I/O happens here.
 
 pub mod app;
+pub mod connections;
+pub mod console;
+pub mod devices;
 pub mod plot;
 pub mod theme;
 
