@@ -81,5 +81,42 @@ fn simulate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, simulate);
+/// The live path per frame: COBS/CRC decode, header, postcard, placement on the timeline, into the series.
+fn ingest(c: &mut Criterion) {
+    use benchtop::model::live::LiveDevice;
+    use benchtop::model::series::SeriesLimits;
+    use firmware_protocol::{SampleBatch, SampleBatchTopic};
+
+    let board = SimBoard::new(SimOptions::default(), 0);
+    let info = board.device_info();
+    let mut writer = FrameWriter::new();
+    let frames = 10_000;
+    let mut stream = Vec::new();
+    for i in 0..frames {
+        let batch = SampleBatch {
+            channel_id: (i % 3) as u8,
+            first_sample_time_us: (i / 3) as u64 * 400_000,
+            sample_period_us: 100_000,
+            values: [2200 + (i % 50) as i32, 2201, 2202, 2203].into_iter().collect(),
+        };
+        stream.extend_from_slice(writer.topic::<SampleBatchTopic>(&batch).unwrap());
+    }
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(frames as u64));
+    group.bench_function("protocol frames decoded and ingested (4-sample batches)", |b| {
+        b.iter(|| {
+            let mut device = LiveDevice::new(info.clone(), SeriesLimits::default());
+            let mut decoder: FrameDecoder = FrameDecoder::new();
+            decoder.feed(black_box(&stream), |payload| {
+                let (_, body) = postcard_rpc::header::VarHeader::take_from_slice(payload).unwrap();
+                let batch: SampleBatch = postcard::from_bytes(body).unwrap();
+                device.ingest_samples(&batch, 1.0);
+            });
+            black_box(device.newest_s())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode, simulate, ingest);
 criterion_main!(benches);

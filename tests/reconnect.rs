@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use benchtop::io::device_task::{DeviceCommand, DeviceEvent, DeviceTaskOptions, EventSink, run_device};
+use benchtop::io::device_task::{
+    DeviceCommand, DeviceEvent, DeviceTaskOptions, EventSink, RecordingStatus, run_device,
+};
 use benchtop::io::{SessionOptions, Telemetry};
 use benchtop::model::source::Source;
 use benchtop::sim::SimOptions;
@@ -57,6 +59,13 @@ async fn an_unplugged_board_is_reconnected_when_it_returns() {
     };
     assert_eq!(info.device_id, device_id_for_seed(51));
 
+    // A recording started now keeps going across the unplug.
+    let recording = dir.path().join("session.csv");
+    commands.send(DeviceCommand::StartRecording(recording.clone())).await.unwrap();
+    let started = next_state(&mut rx, &mut telemetry).await;
+    assert!(matches!(started, DeviceEvent::Recording(RecordingStatus::Started(ref p)) if *p == recording));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     // Unplug: the board's end of the pty closes.
     first.stop().unwrap();
     let lost = next_state(&mut rx, &mut telemetry).await;
@@ -86,6 +95,27 @@ async fn an_unplugged_board_is_reconnected_when_it_returns() {
         }
     }
     assert!(telemetry >= before + 5);
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    commands.send(DeviceCommand::StopRecording).await.unwrap();
+    let DeviceEvent::Recording(RecordingStatus::Stopped { samples, .. }) = next_state(&mut rx, &mut telemetry).await
+    else {
+        panic!("recording not stopped")
+    };
+    // Rows from before the unplug and after the return are in the one file.
+    let rows: Vec<(f64, String)> = csv::Reader::from_path(&recording)
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].parse().unwrap(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(rows.len() as u64, samples);
+    let temperature: Vec<f64> = rows.iter().filter(|(_, c)| c == "temperature").map(|(t, _)| *t).collect();
+    let largest_gap = temperature.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(largest_gap > 0.3, "the unplugged time shows as a gap ({largest_gap} s)");
+    assert!(temperature.len() > 5);
 
     commands.send(DeviceCommand::Disconnect).await.unwrap();
     assert!(matches!(next_state(&mut rx, &mut telemetry).await, DeviceEvent::Closed));

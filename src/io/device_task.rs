@@ -5,9 +5,10 @@
 //! channels; the task wakes the window through a callback, never by waiting on it. A serial board is found
 //! again by its USB serial number when it returns on another path (ttyACM0 → ttyACM1), else by its path.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use firmware_protocol::DeviceInfo;
 use tokio::sync::mpsc;
@@ -15,7 +16,10 @@ use tokio::sync::mpsc;
 use super::board::{Board, OpenBoard};
 use super::link::LinkStats;
 use super::ports::{find_by_serial_number, usb_serial_number};
+use super::recorder::Recorder;
 use super::session::{SessionOptions, Telemetry};
+use crate::model::live::LiveDevice;
+use crate::model::series::SeriesLimits;
 use crate::model::source::Source;
 
 /// What the window asks of a device task.
@@ -23,6 +27,10 @@ use crate::model::source::Source;
 pub enum DeviceCommand {
     /// Send these bytes to a text board (a console line, hex bytes).
     Send(Vec<u8>),
+    /// Start recording every channel to this file (CSV), until stopped; survives reconnects.
+    StartRecording(PathBuf),
+    /// Stop recording and close the file.
+    StopRecording,
     /// Close the connection and end the task.
     Disconnect,
 }
@@ -54,8 +62,70 @@ pub enum DeviceEvent {
     Failed(String),
     /// A command could not be carried out (the board stays connected).
     Refused(String),
+    /// A recording started, stopped or failed.
+    Recording(RecordingStatus),
     /// The user disconnected; the task has ended.
     Closed,
+}
+
+/// What happened to a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingStatus {
+    /// Writing to this file.
+    Started(PathBuf),
+    /// Closed, with what was written.
+    Stopped {
+        /// The file.
+        path: PathBuf,
+        /// Samples written.
+        samples: u64,
+    },
+    /// Could not write; the rows before the failure are in the file.
+    Failed(String),
+}
+
+/// A recording in progress inside a device task.
+struct ActiveRecording {
+    path: PathBuf,
+    recorder: Recorder,
+    /// Places telemetry on the recording's timeline (seconds since it started).
+    placer: LiveDevice,
+    started: Instant,
+}
+
+impl ActiveRecording {
+    fn start(path: PathBuf, info: &DeviceInfo) -> Result<Self, String> {
+        let recorder = Recorder::create(&path).map_err(|e| e.to_string())?;
+        let placer = LiveDevice::new(info.clone(), SeriesLimits { raw_samples: 1, blocks_per_level: 1 });
+        Ok(Self { path, recorder, placer, started: Instant::now() })
+    }
+
+    fn write(&mut self, telemetry: &Telemetry) -> Result<(), String> {
+        let origin = self.started;
+        let host_s = |at: Instant| at.saturating_duration_since(origin).as_secs_f64();
+        let placed = match telemetry {
+            Telemetry::Samples { batch, received_at } => {
+                self.placer.place_samples(batch, host_s(*received_at)).into_iter().collect()
+            }
+            Telemetry::Current { batch, received_at } => {
+                self.placer.place_current(batch, host_s(*received_at)).into_iter().collect()
+            }
+            Telemetry::Text { values, received_at, .. } => self.placer.place_named(values, host_s(*received_at)),
+            Telemetry::Log { .. } => Vec::new(),
+        };
+        for placed in placed {
+            self.recorder.write(&self.placer, &placed).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn stop(self) -> RecordingStatus {
+        let path = self.path;
+        match self.recorder.finish() {
+            Ok(summary) => RecordingStatus::Stopped { path, samples: summary.samples },
+            Err(e) => RecordingStatus::Failed(e.to_string()),
+        }
+    }
 }
 
 /// How a device task behaves.
@@ -125,6 +195,7 @@ pub async fn run_device(
     let mut serial_number: Option<String> = None;
     let mut attempt = 0u32;
     let mut ever_connected = false;
+    let mut recording: Option<ActiveRecording> = None;
     loop {
         attempt += 1;
         if !sink.state(DeviceEvent::Connecting { attempt }).await {
@@ -139,7 +210,7 @@ pub async fn run_device(
             }
             Err(_) => {
                 // Still gone: wait, then look again (by serial number first).
-                if wait_or_disconnect(&mut commands, options.retry_interval).await {
+                if wait_or_disconnect(&mut commands, options.retry_interval, &mut recording, &sink).await {
                     sink.state(DeviceEvent::Closed).await;
                     return;
                 }
@@ -154,6 +225,9 @@ pub async fn run_device(
         }
         let stats = board.stats().clone();
         let text = matches!(board, Board::Text(_));
+        if let Some(active) = recording.as_mut() {
+            active.placer.clock.reset();
+        }
         if !sink
             .state(DeviceEvent::Connected { info: Box::new(board.info().clone()), stats: stats.clone(), text })
             .await
@@ -164,6 +238,12 @@ pub async fn run_device(
             tokio::select! {
                 message = telemetry.rx.recv() => match message {
                     Some(message) => {
+                        if let Some(active) = recording.as_mut()
+                            && let Err(reason) = active.write(&message)
+                        {
+                            recording = None;
+                            sink.state(DeviceEvent::Recording(RecordingStatus::Failed(reason))).await;
+                        }
                         if !sink.telemetry(message) {
                             if sink.closed() {
                                 return;
@@ -176,8 +256,29 @@ pub async fn run_device(
                 command = commands.recv() => match command {
                     None | Some(DeviceCommand::Disconnect) => {
                         drop(board);
+                        if let Some(active) = recording.take() {
+                            sink.state(DeviceEvent::Recording(active.stop())).await;
+                        }
                         sink.state(DeviceEvent::Closed).await;
                         return;
+                    }
+                    Some(DeviceCommand::StartRecording(path)) => {
+                        if let Some(active) = recording.take() {
+                            sink.state(DeviceEvent::Recording(active.stop())).await;
+                        }
+                        let status = match ActiveRecording::start(path.clone(), board.info()) {
+                            Ok(active) => {
+                                recording = Some(active);
+                                RecordingStatus::Started(path)
+                            }
+                            Err(reason) => RecordingStatus::Failed(reason),
+                        };
+                        sink.state(DeviceEvent::Recording(status)).await;
+                    }
+                    Some(DeviceCommand::StopRecording) => {
+                        if let Some(active) = recording.take() {
+                            sink.state(DeviceEvent::Recording(active.stop())).await;
+                        }
                     }
                     Some(DeviceCommand::Send(bytes)) => match &board {
                         Board::Text(text) => {
@@ -201,7 +302,7 @@ pub async fn run_device(
         if !sink.state(DeviceEvent::Lost { reason }).await {
             return;
         }
-        if wait_or_disconnect(&mut commands, options.retry_interval).await {
+        if wait_or_disconnect(&mut commands, options.retry_interval, &mut recording, &sink).await {
             sink.state(DeviceEvent::Closed).await;
             return;
         }
@@ -209,14 +310,33 @@ pub async fn run_device(
     }
 }
 
-/// Waits `interval`; true if the user disconnected meanwhile.
-async fn wait_or_disconnect(commands: &mut mpsc::Receiver<DeviceCommand>, interval: Duration) -> bool {
+/// Waits `interval`; true if the user disconnected meanwhile. A recording stays open while the board is away
+/// (stopping it is honoured; nothing can be sent or started).
+async fn wait_or_disconnect(
+    commands: &mut mpsc::Receiver<DeviceCommand>,
+    interval: Duration,
+    recording: &mut Option<ActiveRecording>,
+    sink: &EventSink,
+) -> bool {
     let deadline = tokio::time::Instant::now() + interval;
     loop {
         match tokio::time::timeout_at(deadline, commands.recv()).await {
             Err(_) => return false,
-            Ok(None) | Ok(Some(DeviceCommand::Disconnect)) => return true,
-            // Nothing to send to while the board is away.
+            Ok(None) | Ok(Some(DeviceCommand::Disconnect)) => {
+                if let Some(active) = recording.take() {
+                    sink.state(DeviceEvent::Recording(active.stop())).await;
+                }
+                return true;
+            }
+            Ok(Some(DeviceCommand::StopRecording)) => {
+                if let Some(active) = recording.take() {
+                    sink.state(DeviceEvent::Recording(active.stop())).await;
+                }
+            }
+            Ok(Some(DeviceCommand::StartRecording(_))) => {
+                let reason = "the board is not connected; start the recording once it is back".to_string();
+                sink.state(DeviceEvent::Recording(RecordingStatus::Failed(reason))).await;
+            }
             Ok(Some(DeviceCommand::Send(_))) => {}
         }
     }

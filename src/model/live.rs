@@ -10,32 +10,40 @@ use firmware_protocol::{ChannelDescriptor, CurrentBatch, DeviceInfo, SampleBatch
 use super::series::{Series, SeriesLimits};
 
 /// Maps a device's clock onto the host's timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+///
+/// The offset is taken from the first batch (its last sample is stamped with the time it arrived) and kept,
+/// so the device's own sample spacing survives arrival jitter. A channel whose batch starts no later than
+/// its previous batch ended means the device clock restarted (a reset): the offset is taken again.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceClock {
     /// Host seconds at device time zero, once known.
     offset_s: Option<f64>,
-    /// Latest device time seen, µs.
-    last_device_us: u64,
+    /// Device time at which each channel's latest batch ended, µs.
+    channel_end_us: std::collections::BTreeMap<u8, u64>,
     /// Times the device clock went backwards and the offset was taken again.
     pub resyncs: u32,
 }
 
 impl DeviceClock {
-    /// Host time of `device_us`, given that a batch ending at `device_end_us` was received at `host_now_s`.
-    pub fn to_host(&mut self, device_us: u64, device_end_us: u64, host_now_s: f64) -> f64 {
-        // A clock more than a second behind what we saw means the device restarted.
-        let restarted = device_end_us + 1_000_000 < self.last_device_us;
+    /// Host time of `device_us`, the first sample of a batch of `channel` ending at `device_end_us` that was
+    /// received at `host_now_s`.
+    pub fn to_host(&mut self, channel: u8, device_us: u64, device_end_us: u64, host_now_s: f64) -> f64 {
+        let restarted = self.channel_end_us.get(&channel).is_some_and(|&end| device_us <= end);
+        if restarted {
+            self.resyncs += 1;
+            self.channel_end_us.clear();
+        }
         if self.offset_s.is_none() || restarted {
-            if restarted {
-                self.resyncs += 1;
-            }
             self.offset_s = Some(host_now_s - device_end_us as f64 * 1e-6);
         }
-        self.last_device_us = self.last_device_us.max(device_end_us);
-        if restarted {
-            self.last_device_us = device_end_us;
-        }
+        self.channel_end_us.insert(channel, device_end_us);
         self.offset_s.unwrap_or(host_now_s) + device_us as f64 * 1e-6
+    }
+
+    /// Forgets the offset, for a new connection: the device may have kept running or restarted meanwhile.
+    pub fn reset(&mut self) {
+        let resyncs = self.resyncs;
+        *self = Self { resyncs, ..Self::default() };
     }
 }
 
@@ -110,7 +118,7 @@ impl LiveDevice {
     pub fn place_samples(&mut self, batch: &SampleBatch, host_now_s: f64) -> Option<Placed> {
         let n = batch.values.len() as u64;
         let end_us = batch.first_sample_time_us + n.saturating_sub(1) * u64::from(batch.sample_period_us);
-        let t0_s = self.clock.to_host(batch.first_sample_time_us, end_us, host_now_s);
+        let t0_s = self.clock.to_host(batch.channel_id, batch.first_sample_time_us, end_us, host_now_s);
         let channel = self.channel_index(batch.channel_id)?;
         let descriptor = &self.channels[channel].descriptor;
         let values = batch.values.iter().map(|&raw| descriptor.physical(i64::from(raw)) as f32).collect();
@@ -122,7 +130,7 @@ impl LiveDevice {
         let n = batch.values.len() as u64;
         let period_ns = u64::from(batch.sample_period_ns);
         let end_us = batch.first_sample_time_us + n.saturating_sub(1) * period_ns / 1000;
-        let t0_s = self.clock.to_host(batch.first_sample_time_us, end_us, host_now_s);
+        let t0_s = self.clock.to_host(batch.channel_id, batch.first_sample_time_us, end_us, host_now_s);
         let channel = self.channel_index(batch.channel_id)?;
         let live = &mut self.channels[channel];
         live.dropped_samples += u64::from(batch.dropped_before);
@@ -278,9 +286,14 @@ mod tests {
         device.ingest_current(&at(60_000_000, &[10, 20]), 100.0);
         device.ingest_current(&at(10_000, &[30]), 105.0);
         assert_eq!(device.clock.resyncs, 1);
-        let (t, v) = device.channels[1].series.last().unwrap();
-        assert_eq!(((t * 1000.0).round(), v), (105_000.0, 30.0));
-        assert_eq!(device.dropped_samples(), 14);
+        // A reset soon after boot is caught too: the channel's clock went back, however little.
+        device.ingest_current(&at(20_000, &[31]), 105.1);
+        device.ingest_current(&at(5_000, &[32]), 105.2);
+        assert_eq!(device.clock.resyncs, 2);
+        assert_eq!(device.channels[1].series.last().map(|(t, v)| ((t * 1000.0).round(), v)), Some((105_200.0, 32.0)));
+        device.ingest_current(&at(6_000, &[33]), 105.3);
+        assert_eq!(device.clock.resyncs, 2);
+        assert_eq!(device.dropped_samples(), 7 * 5);
     }
 
     #[test]

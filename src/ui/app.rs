@@ -138,6 +138,9 @@ impl BenchtopApp {
             ui.label(RichText::new("Open a device on the left").color(theme::MUTED));
             return;
         };
+        if device.live.is_some() && device.active() {
+            recording_ui(ui, device);
+        }
         match (&device.state, device.live.as_ref(), device.plots.as_mut()) {
             (_, Some(live), Some(plots)) => {
                 state_banner_ui(ui, &device.state);
@@ -170,6 +173,19 @@ impl BenchtopApp {
             None => {}
         }
     }
+}
+
+fn recording_ui(ui: &mut egui::Ui, device: &mut DeviceEntry) {
+    ui.horizontal(|ui| {
+        let label = if device.recording.is_some() { "Stop recording" } else { "Record" };
+        if ui.button(label).on_hover_text("Every channel to a CSV file in the current folder").clicked() {
+            let path = device.recording_path();
+            device.toggle_recording(path);
+        }
+        if let Some(path) = &device.recording {
+            ui.colored_label(theme::ERROR, format!("REC {}", path.display()));
+        }
+    });
 }
 
 fn state_banner_ui(ui: &mut egui::Ui, state: &DeviceState) {

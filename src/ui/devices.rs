@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::plot::PlotState;
-use crate::io::device_task::{DeviceCommand, DeviceEvent};
+use crate::io::device_task::{DeviceCommand, DeviceEvent, RecordingStatus};
 use crate::io::{LinkStats, LinkStatsSnapshot, Telemetry};
 use crate::model::live::LiveDevice;
 use crate::model::series::SeriesLimits;
@@ -91,8 +91,10 @@ pub struct DeviceEntry {
     pub console: VecDeque<(f64, String)>,
     /// Rates for the connections panel.
     pub rates: Rates,
-    /// The last refused command, shown until the next one.
+    /// The last refused command or recording outcome, shown until the next one.
     pub notice: Option<String>,
+    /// The file being recorded to.
+    pub recording: Option<std::path::PathBuf>,
     commands: mpsc::Sender<DeviceCommand>,
 }
 
@@ -110,6 +112,7 @@ impl DeviceEntry {
             console: VecDeque::new(),
             rates: Rates::default(),
             notice: None,
+            recording: None,
             commands,
         }
     }
@@ -122,6 +125,23 @@ impl DeviceEntry {
     /// Asks the task to disconnect (a full command queue means it is already going).
     pub fn disconnect(&self) {
         let _ = self.commands.try_send(DeviceCommand::Disconnect);
+    }
+
+    /// Starts recording to `path`, or stops the recording in progress.
+    pub fn toggle_recording(&mut self, path: std::path::PathBuf) {
+        let command =
+            if self.recording.is_some() { DeviceCommand::StopRecording } else { DeviceCommand::StartRecording(path) };
+        if self.commands.try_send(command).is_err() {
+            self.notice = Some("the device is busy; try again".into());
+        }
+    }
+
+    /// A file name for a new recording of this device, in the current folder.
+    pub fn recording_path(&self) -> std::path::PathBuf {
+        let name: String =
+            self.source.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        std::path::PathBuf::from(format!("benchtop-{name}-{stamp}.csv"))
     }
 
     /// Sends bytes to a text board.
@@ -137,10 +157,14 @@ impl DeviceEntry {
             DeviceEvent::Connecting { attempt } => self.state = DeviceState::Connecting(attempt),
             DeviceEvent::Connected { info, stats, text } => {
                 let same_device = self.live.as_ref().is_some_and(|live| live.info.device_id == info.device_id);
-                if !same_device {
-                    let live = LiveDevice::new(*info, SeriesLimits::default());
-                    self.plots = Some(PlotState::for_device(&live));
-                    self.live = Some(live);
+                match self.live.as_mut() {
+                    // The same board back after a reconnect: keep its history, take its clock afresh.
+                    Some(live) if same_device => live.clock.reset(),
+                    _ => {
+                        let live = LiveDevice::new(*info, SeriesLimits::default());
+                        self.plots = Some(PlotState::for_device(&live));
+                        self.live = Some(live);
+                    }
                 }
                 self.stats = Some(stats);
                 self.text = text;
@@ -151,6 +175,18 @@ impl DeviceEntry {
             DeviceEvent::Lost { reason } => self.state = DeviceState::Lost(reason),
             DeviceEvent::Failed(reason) => self.state = DeviceState::Failed(reason),
             DeviceEvent::Refused(reason) => self.notice = Some(reason),
+            DeviceEvent::Recording(RecordingStatus::Started(path)) => {
+                self.notice = None;
+                self.recording = Some(path);
+            }
+            DeviceEvent::Recording(RecordingStatus::Stopped { path, samples }) => {
+                self.recording = None;
+                self.notice = Some(format!("Recorded {samples} samples to {}", path.display()));
+            }
+            DeviceEvent::Recording(RecordingStatus::Failed(reason)) => {
+                self.recording = None;
+                self.notice = Some(format!("Recording failed: {reason}"));
+            }
             DeviceEvent::Closed => self.state = DeviceState::Closed,
         }
     }
