@@ -97,7 +97,7 @@ fn ingest(c: &mut Criterion) {
             channel_id: (i % 3) as u8,
             first_sample_time_us: (i / 3) as u64 * 400_000,
             sample_period_us: 100_000,
-            values: [2200 + (i % 50) as i32, 2201, 2202, 2203].into_iter().collect(),
+            values: [2200 + (i % 50), 2201, 2202, 2203].into_iter().collect(),
         };
         stream.extend_from_slice(writer.topic::<SampleBatchTopic>(&batch).unwrap());
     }
