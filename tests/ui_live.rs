@@ -61,6 +61,27 @@ fn a_source_that_cannot_open_says_so() {
         h.query_all_by_label_contains("could not open serial port /dev/benchtop-nowhere").next().is_some()
     });
     assert_eq!(harness.state().paused(), None);
+    // Also as a toast, which says what to do.
+    let toast: Vec<&str> = harness.state().toasts().collect();
+    assert_eq!(toast.len(), 1);
+    assert!(toast[0].contains("Check that the board is plugged in"), "{toast:?}");
+}
+
+#[test]
+fn the_theme_switches_and_sources_are_remembered() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let mut harness = Harness::builder()
+        .with_size([1200.0, 800.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=33"));
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().recent_sources, ["sim:seed=33"]);
+    assert!(!harness.state().settings().light_theme);
+    harness.get_by_label("Light theme").click();
+    harness.run_steps(2);
+    assert!(harness.state().settings().light_theme);
+    assert_eq!(harness.ctx.theme(), eframe::egui::Theme::Light);
+    harness.get_by_label("Dark theme");
 }
 
 #[test]

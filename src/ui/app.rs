@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 use eframe::egui::{self, RichText};
 use tokio::sync::{mpsc, watch};
 
-use super::connections::{self, Action, ConnectForm};
+use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
 use super::plot::{self, PlotState, WINDOWS_S};
+use super::settings::Settings;
 use super::theme;
+use super::toasts::{Level, Toasts};
 use crate::io::device_task::{DeviceEvent, DeviceTaskOptions, EventSink, run_device};
 use crate::io::ports::{PortInfo, list_ports};
 use crate::model::live::LiveDevice;
@@ -38,15 +40,27 @@ pub struct BenchtopApp {
     selected: Option<u64>,
     next_id: u64,
     ports: watch::Receiver<Vec<PortInfo>>,
-    form: ConnectForm,
+    settings: Settings,
     console: ConsoleState,
+    toasts: Toasts,
     /// Zero of the host timeline that plots use.
     started: Instant,
 }
 
 impl BenchtopApp {
-    /// The window, opening `source` at once; `ctx` is woken when events arrive.
+    /// The window with default settings, opening `source` at once; `ctx` is woken when events arrive.
     pub fn new(ctx: egui::Context, runtime: tokio::runtime::Handle, source: &str) -> Self {
+        Self::with_settings(ctx, runtime, source, Settings::default())
+    }
+
+    /// The window with saved `settings`, opening `source` at once.
+    pub fn with_settings(
+        ctx: egui::Context,
+        runtime: tokio::runtime::Handle,
+        source: &str,
+        settings: Settings,
+    ) -> Self {
+        ctx.set_theme(if settings.light_theme { egui::Theme::Light } else { egui::Theme::Dark });
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (ports_tx, ports) = watch::channel(Vec::new());
         runtime.spawn(watch_ports(ports_tx, ctx.clone()));
@@ -59,8 +73,9 @@ impl BenchtopApp {
             selected: None,
             next_id: 1,
             ports,
-            form: ConnectForm::default(),
+            settings,
             console: ConsoleState::default(),
+            toasts: Toasts::default(),
             started: Instant::now(),
         };
         app.connect(source);
@@ -89,6 +104,17 @@ impl BenchtopApp {
         });
         self.devices.push(DeviceEntry::new(id, source.to_string(), commands));
         self.selected = Some(id);
+        self.settings.remember(source);
+    }
+
+    /// The saved preferences, as they stand.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The messages shown as toasts.
+    pub fn toasts(&self) -> impl Iterator<Item = &str> {
+        self.toasts.texts()
     }
 
     /// The devices, in the order they were opened.
@@ -252,8 +278,10 @@ impl eframe::App for BenchtopApp {
         let host_s = move |at: Instant| at.saturating_duration_since(origin).as_secs_f64();
         while started.elapsed() < DRAIN_BUDGET {
             let Ok((id, event)) = self.events.try_recv() else { break };
-            if let Some(device) = self.devices.iter_mut().find(|d| d.id == id) {
-                device.apply(event, host_s);
+            if let Some(device) = self.devices.iter_mut().find(|d| d.id == id)
+                && let Some((error, text)) = device.apply(event, host_s)
+            {
+                self.toasts.push(if error { Level::Error } else { Level::Info }, text);
             }
         }
         if !self.events.is_empty() {
@@ -274,22 +302,54 @@ impl eframe::App for BenchtopApp {
         {
             plots.toggle_pause(live.newest_s().unwrap_or(0.0));
         }
+        if !typing && let Some(device) = self.devices.iter_mut().find(|d| Some(d.id) == self.selected) {
+            if ui.input(|i| i.key_pressed(egui::Key::R)) && device.live.is_some() && device.active() {
+                let path = device.recording_path();
+                device.toggle_recording(path);
+            }
+            if ui.input(|i| i.key_pressed(egui::Key::F))
+                && let Some(plots) = device.plots.as_mut()
+            {
+                plots.follow = !plots.follow;
+                plots.paused_at_s = None;
+            }
+        }
         egui::Panel::top("title").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Benchtop");
-                ui.label(RichText::new("live view").color(theme::MUTED));
+                ui.label(RichText::new("live view · Space pauses · F follows · R records").color(theme::MUTED));
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let label = if self.settings.light_theme { "Dark theme" } else { "Light theme" };
+                    if ui.button(label).clicked() {
+                        self.settings.light_theme = !self.settings.light_theme;
+                        let theme = if self.settings.light_theme { egui::Theme::Light } else { egui::Theme::Dark };
+                        ui.ctx().set_theme(theme);
+                    }
+                });
             });
         });
         let ports = self.ports.borrow().clone();
         let mut actions = Vec::new();
         egui::Panel::left("connections").resizable(true).default_size(300.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
-                actions = connections::connections_ui(ui, &mut self.form, &ports, &self.devices, self.selected);
+                actions = connections::connections_ui(
+                    ui,
+                    &mut self.settings.form,
+                    &ports,
+                    &self.devices,
+                    self.selected,
+                    &self.settings.recent_sources,
+                );
             });
         });
         egui::Panel::bottom("console").resizable(true).default_size(160.0).show(ui, |ui| self.console_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+        self.toasts.ui(ui.ctx());
         self.apply(actions);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }
 

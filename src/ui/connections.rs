@@ -83,6 +83,7 @@ pub fn connections_ui(
     ports: &[PortInfo],
     devices: &[DeviceEntry],
     selected: Option<u64>,
+    recent: &[String],
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.label(RichText::new("Devices").strong());
@@ -129,6 +130,18 @@ pub fn connections_ui(
             actions.push(Action::Connect(source));
         }
     });
+    if !recent.is_empty() {
+        ui.separator();
+        ui.label(RichText::new("Recent").strong());
+        for source in recent.iter().take(5) {
+            ui.horizontal(|ui| {
+                if ui.small_button("Open").on_hover_text(source).clicked() {
+                    actions.push(Action::Connect(source.clone()));
+                }
+                ui.label(RichText::new(source).small());
+            });
+        }
+    }
     ui.separator();
     if ui.button("Add a simulated board").clicked() {
         let seed = devices.iter().filter(|d| d.source.starts_with("sim")).count();

@@ -151,8 +151,28 @@ impl DeviceEntry {
         }
     }
 
-    /// Applies an event; `host_s` turns arrival instants into timeline seconds.
-    pub fn apply(&mut self, event: DeviceEvent, host_s: impl Fn(Instant) -> f64) {
+    /// Applies an event; `host_s` turns arrival instants into timeline seconds. Returns a message worth a
+    /// toast (and whether it reports a failure).
+    pub fn apply(&mut self, event: DeviceEvent, host_s: impl Fn(Instant) -> f64) -> Option<(bool, String)> {
+        let toast = match &event {
+            DeviceEvent::Failed(reason) => Some((true, format!("{}: {reason}", self.source))),
+            DeviceEvent::Lost { reason } => {
+                Some((true, format!("{}: {reason}. Benchtop reconnects when it is back.", self.source)))
+            }
+            DeviceEvent::Connected { .. }
+                if matches!(self.state, DeviceState::Lost(_) | DeviceState::Connecting(2..)) =>
+            {
+                Some((false, format!("{} is back", self.source)))
+            }
+            DeviceEvent::Refused(reason) => Some((true, reason.clone())),
+            DeviceEvent::Recording(RecordingStatus::Failed(reason)) => {
+                Some((true, format!("Recording failed: {reason}")))
+            }
+            DeviceEvent::Recording(RecordingStatus::Stopped { path, samples }) => {
+                Some((false, format!("Recorded {samples} samples to {}", path.display())))
+            }
+            _ => None,
+        };
         match event {
             DeviceEvent::Connecting { attempt } => self.state = DeviceState::Connecting(attempt),
             DeviceEvent::Connected { info, stats, text } => {
@@ -189,6 +209,7 @@ impl DeviceEntry {
             }
             DeviceEvent::Closed => self.state = DeviceState::Closed,
         }
+        toast
     }
 
     fn apply_telemetry(&mut self, telemetry: Telemetry, host_s: impl Fn(Instant) -> f64) {

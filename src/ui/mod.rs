@@ -5,7 +5,9 @@ pub mod connections;
 pub mod console;
 pub mod devices;
 pub mod plot;
+pub mod settings;
 pub mod theme;
+pub mod toasts;
 
 pub use app::BenchtopApp;
 
@@ -22,7 +24,10 @@ pub fn run(runtime: tokio::runtime::Handle, source: &str) -> anyhow::Result<()> 
     eframe::run_native(
         "Benchtop",
         options,
-        Box::new(move |cc| Ok(Box::new(BenchtopApp::new(cc.egui_ctx.clone(), runtime, &source)))),
+        Box::new(move |cc| {
+            let settings = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+            Ok(Box::new(BenchtopApp::with_settings(cc.egui_ctx.clone(), runtime, &source, settings)))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }

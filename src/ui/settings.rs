@@ -1,0 +1,61 @@
+//! Preferences kept between runs: the connect form (baud rate, format), recent sources and the theme. Preferences only: no session data, no secrets. Missing or unreadable fields fall back to their
+//! defaults, so an older or damaged settings file never stops the window from opening.
+
+use serde::{Deserialize, Serialize};
+
+use super::connections::ConnectForm;
+
+/// Recent sources remembered.
+pub const RECENT_KEPT: usize = 10;
+
+/// The persisted preferences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The connections panel's inputs.
+    pub form: ConnectForm,
+    /// Sources opened, newest first.
+    pub recent_sources: Vec<String>,
+    /// Light rather than dark theme.
+    pub light_theme: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { form: ConnectForm::default(), recent_sources: Vec::new(), light_theme: false }
+    }
+}
+
+impl Settings {
+    /// Remembers `source` as the most recent.
+    pub fn remember(&mut self, source: &str) {
+        self.recent_sources.retain(|s| s != source);
+        self.recent_sources.insert(0, source.to_string());
+        self.recent_sources.truncate(RECENT_KEPT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_sources_are_unique_newest_first_and_bounded() {
+        let mut settings = Settings::default();
+        for i in 0..15 {
+            settings.remember(&format!("serial:/dev/ttyACM{i}"));
+        }
+        settings.remember("serial:/dev/ttyACM10");
+        assert_eq!(settings.recent_sources.len(), RECENT_KEPT);
+        assert_eq!(settings.recent_sources[0], "serial:/dev/ttyACM10");
+        assert_eq!(settings.recent_sources.iter().filter(|s| *s == "serial:/dev/ttyACM10").count(), 1);
+    }
+
+    #[test]
+    fn damaged_or_old_settings_fall_back_field_by_field() {
+        let old: Settings = serde_json::from_str(r#"{"light_theme": true, "unknown": 3}"#).unwrap();
+        assert!(old.light_theme);
+        assert!(old.recent_sources.is_empty());
+        assert_eq!(old.form, ConnectForm::default());
+    }
+}
