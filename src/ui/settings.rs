@@ -9,7 +9,7 @@ use super::connections::ConnectForm;
 pub const RECENT_KEPT: usize = 10;
 
 /// The persisted preferences.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// The connections panel's inputs.
@@ -18,12 +18,6 @@ pub struct Settings {
     pub recent_sources: Vec<String>,
     /// Light rather than dark theme.
     pub light_theme: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self { form: ConnectForm::default(), recent_sources: Vec::new(), light_theme: false }
-    }
 }
 
 impl Settings {
