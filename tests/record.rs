@@ -97,3 +97,38 @@ fn bad_outputs_fail_before_connecting() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot record to `x.xlsx`"));
 }
+
+#[test]
+fn parquet_recordings_read_back_like_csv_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sim.parquet");
+    let output =
+        Command::new(BIN).args(["record", "sim:seed=42", "--duration", "1s", "--out"]).arg(&out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let channels = benchtop::io::replay::read_recording(&out).unwrap();
+    let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let current = channels.iter().find(|c| c.name == "current").unwrap();
+    assert_eq!(current.unit, "nA");
+    assert!(current.points.len() > 500);
+    assert!(current.points.windows(2).all(|w| w[1].0 > w[0].0));
+    let summary = String::from_utf8_lossy(&output.stderr);
+    let total: usize = channels.iter().map(|c| c.points.len()).sum();
+    assert!(summary.contains(&format!("wrote {total} samples")), "{summary} vs {total}");
+}
+
+#[test]
+fn a_damaged_recording_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    std::fs::write(&path, "time_s,channel,value,unit\n0.1,temp,21.5,°C\n0.2,temp,hot,°C\n").unwrap();
+    let error = benchtop::io::replay::read_recording(&path).unwrap_err().to_string();
+    assert!(error.contains("line 3: value `hot` is not a number"), "{error}");
+    std::fs::write(&path, "a,b\n1,2\n").unwrap();
+    let error = benchtop::io::replay::read_recording(&path).unwrap_err().to_string();
+    assert!(error.contains("is not a Benchtop recording"), "{error}");
+    let cut = dir.path().join("cut.parquet");
+    std::fs::write(&cut, b"PAR1 not finished").unwrap();
+    let error = benchtop::io::replay::read_recording(&cut).unwrap_err().to_string();
+    assert!(error.contains("could not read"), "{error}");
+}

@@ -108,3 +108,24 @@ fn disconnect_then_connect_another_board() {
     // Two devices listed, the new one selected and streaming, the old one still there to look at.
     assert_eq!(harness.state().devices()[0].state, DeviceState::Closed);
 }
+
+#[test]
+fn a_recording_opens_for_viewing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.csv");
+    let mut rows = String::from("time_s,channel,value,unit\n");
+    for i in 0..500 {
+        rows.push_str(&format!("{},pressure,{},hPa\n", i as f64 * 0.1, 1000 + i % 7));
+    }
+    std::fs::write(&path, rows).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let source = format!("file:{}", path.display());
+    let mut harness = Harness::builder()
+        .with_size([1200.0, 800.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source));
+    step_until(&mut harness, Duration::from_secs(5), |h| h.state().devices()[0].state == DeviceState::File);
+    harness.run_steps(2);
+    assert_eq!(harness.state().samples_received(), 500);
+    harness.get_by_label("pressure");
+}

@@ -17,6 +17,7 @@ use super::board::{Board, OpenBoard};
 use super::link::LinkStats;
 use super::ports::{find_by_serial_number, usb_serial_number};
 use super::recorder::Recorder;
+use super::replay::{RecordedChannel, read_recording};
 use super::session::{SessionOptions, Telemetry};
 use crate::model::live::LiveDevice;
 use crate::model::series::SeriesLimits;
@@ -64,6 +65,8 @@ pub enum DeviceEvent {
     Refused(String),
     /// A recording started, stopped or failed.
     Recording(RecordingStatus),
+    /// A recording file was read (`file:` sources); the task has ended.
+    Loaded(Vec<RecordedChannel>),
     /// The user disconnected; the task has ended.
     Closed,
 }
@@ -191,6 +194,16 @@ pub async fn run_device(
     mut commands: mpsc::Receiver<DeviceCommand>,
     sink: EventSink,
 ) {
+    if let Source::Other { kind: "file", target } = &source {
+        let path = std::path::PathBuf::from(target);
+        let event = match tokio::task::spawn_blocking(move || read_recording(&path)).await {
+            Ok(Ok(channels)) => DeviceEvent::Loaded(channels),
+            Ok(Err(error)) => DeviceEvent::Failed(error.to_string()),
+            Err(_) => DeviceEvent::Failed("reading the recording stopped unexpectedly".into()),
+        };
+        sink.state(event).await;
+        return;
+    }
     let mut current = source.clone();
     let mut serial_number: Option<String> = None;
     let mut attempt = 0u32;

@@ -7,6 +7,7 @@ pub mod device_task;
 pub mod link;
 pub mod ports;
 pub mod recorder;
+pub mod replay;
 pub mod session;
 pub mod wire;
 

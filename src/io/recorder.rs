@@ -1,14 +1,21 @@
-//! Writing a device's samples to a file as they arrive: CSV today (one row per sample: time, channel,
-//! value, unit), the format spreadsheets, pandas and polars all open.
+//! Writing a device's samples to a file as they arrive, one row per sample (`time_s`, `channel`, `value`,
+//! `unit`), as CSV (spreadsheets) or Parquet (pandas, polars), chosen by the file's extension.
 //!
 //! Rows are written in the order batches arrive, so each channel's rows are in time order while channels
-//! interleave by batch. The file is flushed when the recorder finishes; a recorder dropped without
-//! [`Recorder::finish`] still flushes what it buffered.
+//! interleave by batch. CSV is flushed as it goes and survives a crash up to the last buffer; Parquet is
+//! written in row groups and is readable only once [`Recorder::finish`] has written its footer, so prefer CSV
+//! for long unattended recordings.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use arrow_array::{ArrayRef, Float32Array, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 use thiserror::Error;
 
 use crate::model::live::{LiveDevice, Placed};
@@ -25,15 +32,15 @@ pub enum RecordError {
         source: std::io::Error,
     },
     /// Writing failed part way (disk full, file system gone).
-    #[error("could not write {path}: {source}; the rows written so far are kept")]
+    #[error("could not write {path}: {reason}; the rows written so far are kept")]
     Write {
         /// The file.
         path: PathBuf,
         /// The reason.
-        source: csv::Error,
+        reason: String,
     },
     /// An extension this build does not write.
-    #[error("cannot record to `{0}`: use a .csv file")]
+    #[error("cannot record to `{0}`: use a .csv or .parquet file")]
     UnknownFormat(String),
 }
 
@@ -46,27 +53,64 @@ pub struct RecordSummary {
     pub channels: usize,
 }
 
+/// Rows per Parquet row group (and per batch handed to the Parquet writer).
+const PARQUET_ROWS_PER_GROUP: usize = 64 * 1024;
+
+/// The columns of a recording.
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("time_s", DataType::Float64, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("value", DataType::Float32, false),
+        Field::new("unit", DataType::Utf8, false),
+    ]))
+}
+
+/// Rows waiting to become a Parquet row group.
+#[derive(Default)]
+struct Columns {
+    time_s: Vec<f64>,
+    channel: Vec<String>,
+    value: Vec<f32>,
+    unit: Vec<String>,
+}
+
+enum Sink {
+    Csv(csv::Writer<BufWriter<File>>),
+    Parquet { writer: ArrowWriter<File>, columns: Columns },
+}
+
 /// A file being recorded.
 pub struct Recorder {
     path: PathBuf,
-    writer: csv::Writer<BufWriter<File>>,
+    sink: Sink,
     summary: RecordSummary,
     seen: Vec<bool>,
 }
 
 impl Recorder {
-    /// Creates `path`; the format comes from its extension.
+    /// Creates `path`; the format comes from its extension (`.csv` or `.parquet`).
     pub fn create(path: &Path) -> Result<Self, RecordError> {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        if extension != "csv" {
+        if extension != "csv" && extension != "parquet" {
             return Err(RecordError::UnknownFormat(path.display().to_string()));
         }
         let file = File::create(path).map_err(|source| RecordError::Create { path: path.to_path_buf(), source })?;
-        let mut writer = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
-        writer
-            .write_record(["time_s", "channel", "value", "unit"])
-            .map_err(|source| RecordError::Write { path: path.to_path_buf(), source })?;
-        Ok(Self { path: path.to_path_buf(), writer, summary: RecordSummary::default(), seen: Vec::new() })
+        let write_error = |reason: String| RecordError::Write { path: path.to_path_buf(), reason };
+        let sink = if extension == "csv" {
+            let mut writer = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
+            writer.write_record(["time_s", "channel", "value", "unit"]).map_err(|e| write_error(e.to_string()))?;
+            Sink::Csv(writer)
+        } else {
+            let properties = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(PARQUET_ROWS_PER_GROUP))
+                .build();
+            let writer =
+                ArrowWriter::try_new(file, schema(), Some(properties)).map_err(|e| write_error(e.to_string()))?;
+            Sink::Parquet { writer, columns: Columns::default() }
+        };
+        Ok(Self { path: path.to_path_buf(), sink, summary: RecordSummary::default(), seen: Vec::new() })
     }
 
     /// Writes one placed batch of `device`'s channel.
@@ -79,19 +123,64 @@ impl Recorder {
             self.seen[placed.channel] = true;
             self.summary.channels += 1;
         }
-        for (i, value) in placed.values.iter().enumerate() {
-            let t = placed.t0_s + i as f64 * placed.period_s;
-            self.writer
-                .write_record([format!("{t:.6}"), channel.name.clone(), value.to_string(), channel.unit.clone()])
-                .map_err(|source| RecordError::Write { path: self.path.clone(), source })?;
-            self.summary.samples += 1;
+        let times = (0..placed.values.len()).map(|i| placed.t0_s + i as f64 * placed.period_s);
+        match &mut self.sink {
+            Sink::Csv(writer) => {
+                for (t, value) in times.zip(&placed.values) {
+                    writer
+                        .write_record([
+                            format!("{t:.6}"),
+                            channel.name.clone(),
+                            value.to_string(),
+                            channel.unit.clone(),
+                        ])
+                        .map_err(|e| RecordError::Write { path: self.path.clone(), reason: e.to_string() })?;
+                }
+            }
+            Sink::Parquet { columns, .. } => {
+                columns.time_s.extend(times);
+                columns.value.extend_from_slice(&placed.values);
+                columns.channel.extend(std::iter::repeat_n(channel.name.clone(), placed.values.len()));
+                columns.unit.extend(std::iter::repeat_n(channel.unit.clone(), placed.values.len()));
+            }
+        }
+        self.summary.samples += placed.values.len() as u64;
+        if let Sink::Parquet { columns, .. } = &self.sink
+            && columns.time_s.len() >= PARQUET_ROWS_PER_GROUP
+        {
+            self.flush_parquet()?;
         }
         Ok(())
     }
 
+    fn flush_parquet(&mut self) -> Result<(), RecordError> {
+        let Sink::Parquet { writer, columns } = &mut self.sink else { return Ok(()) };
+        if columns.time_s.is_empty() {
+            return Ok(());
+        }
+        let taken = std::mem::take(columns);
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(taken.time_s)),
+            Arc::new(StringArray::from(taken.channel)),
+            Arc::new(Float32Array::from(taken.value)),
+            Arc::new(StringArray::from(taken.unit)),
+        ];
+        let write_error = |reason: String| RecordError::Write { path: self.path.clone(), reason };
+        let batch = RecordBatch::try_new(schema(), arrays).map_err(|e| write_error(e.to_string()))?;
+        writer.write(&batch).map_err(|e| write_error(e.to_string()))
+    }
+
     /// Flushes and closes the file.
     pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
-        self.writer.flush().map_err(|e| RecordError::Write { path: self.path.clone(), source: csv::Error::from(e) })?;
+        self.flush_parquet()?;
+        let path = self.path.clone();
+        let write_error = |reason: String| RecordError::Write { path: path.clone(), reason };
+        match self.sink {
+            Sink::Csv(mut writer) => writer.flush().map_err(|e| write_error(e.to_string()))?,
+            Sink::Parquet { writer, .. } => {
+                writer.close().map_err(|e| write_error(e.to_string()))?;
+            }
+        }
         Ok(self.summary)
     }
 }

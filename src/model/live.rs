@@ -181,6 +181,18 @@ impl LiveDevice {
         Some(self.channels.len() - 1)
     }
 
+    /// Stores samples already on the timeline (a recording read back), under the channel `name`.
+    pub fn ingest_points(&mut self, name: &str, unit: &str, points: &[(f64, f32)]) {
+        let Some(i) = self.named_channel(name) else { return };
+        let channel = &mut self.channels[i];
+        if channel.unit.is_empty() {
+            channel.unit = unit.to_string();
+        }
+        for &(t, value) in points {
+            channel.series.push(t, value);
+        }
+    }
+
     /// Stores a placed batch.
     pub fn store(&mut self, placed: &Placed) {
         if let Some(channel) = self.channels.get_mut(placed.channel) {

@@ -223,6 +223,9 @@ fn state_banner_ui(ui: &mut egui::Ui, state: &DeviceState) {
         DeviceState::Closed => {
             ui.colored_label(theme::MUTED, "Disconnected; the data received is kept.");
         }
+        DeviceState::File => {
+            ui.colored_label(theme::MUTED, "A recording: drag to pan, scroll to zoom, double-click to see it all.");
+        }
         other => {
             ui.colored_label(theme::PENDING, other.label());
         }

@@ -121,7 +121,8 @@ pub fn connections_ui(
         });
     }
     ui.horizontal(|ui| {
-        let field = egui::TextEdit::singleline(&mut form.target).hint_text("/dev/pts/3 or tcp:192.168.1.20:7000");
+        let field =
+            egui::TextEdit::singleline(&mut form.target).hint_text("/dev/pts/3, tcp:192.168.1.20:7000, file:run.csv");
         let response = ui.add(field.desired_width(170.0)).labelled_by(ui.label("Port or address").id);
         let submitted = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Open").clicked() || submitted)
@@ -155,7 +156,7 @@ fn device_row_ui(ui: &mut egui::Ui, device: &DeviceEntry, selected: bool, action
         DeviceState::Connected => theme::OK,
         DeviceState::Connecting(_) | DeviceState::Lost(_) => theme::PENDING,
         DeviceState::Failed(_) => theme::ERROR,
-        DeviceState::Closed => theme::MUTED,
+        DeviceState::Closed | DeviceState::File => theme::MUTED,
     };
     ui.horizontal(|ui| {
         if ui.selectable_label(selected, &device.source).clicked() {

@@ -29,6 +29,8 @@ pub enum DeviceState {
     Failed(String),
     /// Disconnected by the user.
     Closed,
+    /// A recording read from a file.
+    File,
 }
 
 impl DeviceState {
@@ -41,6 +43,7 @@ impl DeviceState {
             DeviceState::Lost(_) => "lost, waiting for it to return".into(),
             DeviceState::Failed(_) => "failed".into(),
             DeviceState::Closed => "disconnected".into(),
+            DeviceState::File => "recording".into(),
         }
     }
 }
@@ -119,7 +122,7 @@ impl DeviceEntry {
 
     /// Whether the device's task still runs.
     pub fn active(&self) -> bool {
-        !matches!(self.state, DeviceState::Failed(_) | DeviceState::Closed)
+        !matches!(self.state, DeviceState::Failed(_) | DeviceState::Closed | DeviceState::File)
     }
 
     /// Asks the task to disconnect (a full command queue means it is already going).
@@ -208,6 +211,27 @@ impl DeviceEntry {
                 self.notice = Some(format!("Recording failed: {reason}"));
             }
             DeviceEvent::Closed => self.state = DeviceState::Closed,
+            DeviceEvent::Loaded(channels) => {
+                let info = firmware_protocol::DeviceInfo {
+                    protocol_version: 0,
+                    device_id: 0,
+                    firmware_version: firmware_protocol::FirmwareVersion { major: 0, minor: 0, patch: 0 },
+                    hardware_revision: heapless::String::new(),
+                    capabilities: firmware_protocol::Capabilities::empty(),
+                    channels: heapless::Vec::new(),
+                };
+                let mut live = LiveDevice::new(info, SeriesLimits::default());
+                for channel in &channels {
+                    live.ingest_points(&channel.name, &channel.unit, &channel.points);
+                }
+                let mut plots = PlotState::for_device(&live);
+                // A recording is looked at whole, not followed.
+                plots.follow = false;
+                plots.fit_all = true;
+                self.plots = Some(plots);
+                self.live = Some(live);
+                self.state = DeviceState::File;
+            }
         }
         toast
     }

@@ -35,13 +35,21 @@ pub struct PlotState {
     pub window_s: f64,
     /// Frozen time axis end while paused, s.
     pub paused_at_s: Option<f64>,
+    /// Show the whole history on the next frame (then leave the axes to the user).
+    pub fit_all: bool,
 }
 
 impl PlotState {
     /// One pane per unit, in the device's channel order; everything visible, following the last 10 s.
     pub fn for_device(device: &LiveDevice) -> Self {
-        let mut state =
-            Self { panes: Vec::new(), visible: Vec::new(), follow: true, window_s: 10.0, paused_at_s: None };
+        let mut state = Self {
+            panes: Vec::new(),
+            visible: Vec::new(),
+            follow: true,
+            window_s: 10.0,
+            paused_at_s: None,
+            fit_all: false,
+        };
         state.sync(device);
         state
     }
@@ -80,7 +88,13 @@ pub fn channel_color(index: usize) -> Color32 {
 pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -> Option<f64> {
     let newest = device.newest_s().unwrap_or(0.0);
     let end = state.paused_at_s.unwrap_or(newest);
-    let follow_range = state.follow.then_some((end - state.window_s, end));
+    let whole = if state.fit_all && !state.follow {
+        state.fit_all = false;
+        device.channels.iter().filter_map(|c| c.series.time_range()).reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+    } else {
+        None
+    };
+    let follow_range = if state.follow { Some((end - state.window_s, end)) } else { whole };
     let pane_count = state.panes.len().max(1);
     // Room is left for the read-out line under the panes.
     let height = ((ui.available_height() - READOUT_HEIGHT - 8.0 * pane_count as f32) / pane_count as f32).max(60.0);
