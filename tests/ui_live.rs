@@ -48,6 +48,13 @@ fn the_simulated_board_appears_with_named_moving_plots_and_pauses() {
     harness.run_steps(2);
     assert_eq!(harness.state().paused(), Some(false));
     harness.get_by_label("Pause");
+
+    // An XY plot of two channels.
+    harness.get_by_label("XY").click();
+    harness.run_steps(2);
+    harness.get_by_label("humidity vs temperature").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().plot_state().unwrap().xy, Some((0, 1)));
 }
 
 #[test]

@@ -132,6 +132,11 @@ impl BenchtopApp {
         Some(plots.paused_at_s.is_some())
     }
 
+    /// The selected device's plot settings, once connected.
+    pub fn plot_state(&self) -> Option<&PlotState> {
+        self.selected_device()?.plots.as_ref()
+    }
+
     /// Samples received so far over all channels of the selected device.
     pub fn samples_received(&self) -> u64 {
         self.selected_device()
@@ -254,11 +259,54 @@ fn toolbar_ui(ui: &mut egui::Ui, device: &LiveDevice, plots: &mut PlotState) {
         ui.separator();
         for (i, channel) in device.channels.iter().enumerate() {
             let mut shown = plots.visible.get(i).copied().unwrap_or(true);
-            let name = RichText::new(channel.name.as_str()).color(plot::channel_color(i));
-            if ui.checkbox(&mut shown, name).changed()
+            let name = RichText::new(channel.name.as_str()).color(plots.color(i));
+            let response = ui.checkbox(&mut shown, name).on_hover_text("Right-click: colour, pane");
+            if response.changed()
                 && let Some(slot) = plots.visible.get_mut(i)
             {
                 *slot = shown;
+            }
+            response.context_menu(|ui| channel_menu_ui(ui, device, plots, i));
+        }
+        ui.separator();
+        xy_picker_ui(ui, device, plots);
+    });
+}
+
+/// Colour and pane of one channel.
+fn channel_menu_ui(ui: &mut egui::Ui, device: &LiveDevice, plots: &mut PlotState, channel: usize) {
+    ui.horizontal(|ui| {
+        ui.label("Colour");
+        if let Some(color) = plots.colors.get_mut(channel) {
+            ui.color_edit_button_srgba(color);
+        }
+    });
+    ui.label("Move to pane");
+    let titles: Vec<String> = plots.panes.iter().map(|p| p.title.clone()).collect();
+    for (p, title) in titles.iter().enumerate() {
+        if ui.button(title).clicked() {
+            plots.move_to_pane(channel, Some(p), title);
+            ui.close();
+        }
+    }
+    if ui.button("A pane of its own").clicked() {
+        let title = device.channels.get(channel).map_or_else(String::new, |c| c.name.clone());
+        plots.move_to_pane(channel, None, &title);
+        ui.close();
+    }
+}
+
+/// Chooses the two channels of the XY plot.
+fn xy_picker_ui(ui: &mut egui::Ui, device: &LiveDevice, plots: &mut PlotState) {
+    let name = |i: usize| device.channels.get(i).map_or("?", |c| c.name.as_str());
+    let selected = plots.xy.map_or_else(|| "off".to_string(), |(x, y)| format!("{} vs {}", name(y), name(x)));
+    egui::ComboBox::from_label("XY").selected_text(selected).show_ui(ui, |ui| {
+        ui.selectable_value(&mut plots.xy, None, "off");
+        for x in 0..device.channels.len() {
+            for y in 0..device.channels.len() {
+                if x != y {
+                    ui.selectable_value(&mut plots.xy, Some((x, y)), format!("{} vs {}", name(y), name(x)));
+                }
             }
         }
     });

@@ -37,6 +37,10 @@ pub struct PlotState {
     pub paused_at_s: Option<f64>,
     /// Show the whole history on the next frame (then leave the axes to the user).
     pub fit_all: bool,
+    /// Per channel: its colour.
+    pub colors: Vec<Color32>,
+    /// An XY plot of channel `.1` against channel `.0`, over the same time range as the panes.
+    pub xy: Option<(usize, usize)>,
 }
 
 impl PlotState {
@@ -49,6 +53,8 @@ impl PlotState {
             window_s: 10.0,
             paused_at_s: None,
             fit_all: false,
+            colors: Vec::new(),
+            xy: None,
         };
         state.sync(device);
         state
@@ -66,7 +72,26 @@ impl PlotState {
                 None => self.panes.push(Pane { title: title.to_string(), channels: vec![i] }),
             }
             self.visible.push(true);
+            self.colors.push(theme::SERIES[i % theme::SERIES.len()]);
         }
+    }
+
+    /// The colour of channel `index`.
+    pub fn color(&self, index: usize) -> Color32 {
+        self.colors.get(index).copied().unwrap_or_else(|| theme::SERIES[index % theme::SERIES.len()])
+    }
+
+    /// Moves a channel to pane `target`, or to a new pane of its own with `None`; empty panes go.
+    pub fn move_to_pane(&mut self, channel: usize, target: Option<usize>, title: &str) {
+        let target_title = target.and_then(|t| self.panes.get(t)).map(|p| p.title.clone());
+        for pane in &mut self.panes {
+            pane.channels.retain(|&c| c != channel);
+        }
+        match target_title.and_then(|title| self.panes.iter_mut().find(|p| p.title == title)) {
+            Some(pane) => pane.channels.push(channel),
+            None => self.panes.push(Pane { title: title.to_string(), channels: vec![channel] }),
+        }
+        self.panes.retain(|p| !p.channels.is_empty());
     }
 
     /// Pauses, or resumes following.
@@ -77,11 +102,6 @@ impl PlotState {
             self.follow = true;
         }
     }
-}
-
-/// The colour of channel `index`.
-pub fn channel_color(index: usize) -> Color32 {
-    theme::SERIES[index % theme::SERIES.len()]
 }
 
 /// Draws the panes; returns the time under the pointer, if any.
@@ -95,7 +115,7 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -
         None
     };
     let follow_range = if state.follow { Some((end - state.window_s, end)) } else { whole };
-    let pane_count = state.panes.len().max(1);
+    let pane_count = (state.panes.len() + usize::from(state.xy.is_some())).max(1);
     // Room is left for the read-out line under the panes.
     let height = ((ui.available_height() - READOUT_HEIGHT - 8.0 * pane_count as f32) / pane_count as f32).max(60.0);
     let group = Id::unique("benchtop-live-plots");
@@ -137,7 +157,7 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -
                 } else {
                     format!("{} ({})", channel.name, channel.unit)
                 };
-                plot_ui.line(Line::new(name, PlotPoints::new(points)).color(channel_color(i)).width(1.5));
+                plot_ui.line(Line::new(name, PlotPoints::new(points)).color(state.color(i)).width(1.5));
             }
             plot_ui.pointer_coordinate().map(|p| p.x)
         });
@@ -145,11 +165,54 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -
         user_moved |= r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
         hovered_t = hovered_t.or(response.inner);
     }
+    if let Some((x, y)) = state.xy {
+        let (t0, t1) = follow_range.unwrap_or_else(|| {
+            let newest = device.newest_s().unwrap_or(0.0);
+            (newest - state.window_s, newest)
+        });
+        xy_ui(ui, device, state, (x, y), (t0, t1), height);
+    }
     if user_moved && state.follow {
         state.follow = false;
         state.paused_at_s.get_or_insert(end);
     }
     hovered_t
+}
+
+/// Most points an XY plot draws (the newest).
+const XY_POINTS: usize = 5000;
+
+/// Channel `y` against channel `x`: each `y` sample in the time range paired with the `x` sample nearest it.
+fn xy_ui(
+    ui: &mut egui::Ui,
+    device: &LiveDevice,
+    state: &PlotState,
+    (x, y): (usize, usize),
+    range: (f64, f64),
+    height: f32,
+) {
+    let (Some(cx), Some(cy)) = (device.channels.get(x), device.channels.get(y)) else { return };
+    let mut points: Vec<[f64; 2]> = cy
+        .series
+        .raw_range(range.0, range.1)
+        .filter_map(|(t, vy)| cx.series.nearest(t).map(|(_, vx)| [f64::from(vx), f64::from(vy)]))
+        .collect();
+    if points.len() > XY_POINTS {
+        points.drain(..points.len() - XY_POINTS);
+    }
+    let label = |c: &crate::model::live::LiveChannel| {
+        if c.unit.is_empty() { c.name.clone() } else { format!("{} ({})", c.name, c.unit) }
+    };
+    Plot::new("xy").height(height).x_axis_label(label(cx)).y_axis_label(label(cy)).y_axis_min_width(Y_AXIS_WIDTH).show(
+        ui,
+        |plot_ui| {
+            plot_ui.points(
+                egui_plot::Points::new(format!("{} vs {}", cy.name, cx.name), PlotPoints::new(points))
+                    .color(state.color(y))
+                    .radius(1.5),
+            );
+        },
+    );
 }
 
 /// The values of every visible channel at time `t_s`, for the read-out under the plots.
@@ -163,7 +226,7 @@ pub fn readout_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, t_s
             if let Some((_, value)) = channel.series.nearest(t_s) {
                 ui.label(
                     RichText::new(format!("{} {value:.4} {}", channel.name, channel.unit))
-                        .color(channel_color(i))
+                        .color(state.color(i))
                         .monospace(),
                 );
             }
@@ -206,6 +269,29 @@ pub fn format_time(t_s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_move_between_panes_and_empty_panes_go() {
+        let mut state = PlotState {
+            panes: vec![
+                Pane { title: "°C".into(), channels: vec![0, 1] },
+                Pane { title: "V".into(), channels: vec![2] },
+            ],
+            visible: vec![true; 3],
+            follow: true,
+            window_s: 10.0,
+            paused_at_s: None,
+            fit_all: false,
+            colors: Vec::new(),
+            xy: None,
+        };
+        state.move_to_pane(2, Some(0), "battery");
+        assert_eq!(state.panes, vec![Pane { title: "°C".into(), channels: vec![0, 1, 2] }]);
+        state.move_to_pane(1, None, "humidity");
+        assert_eq!(state.panes[1], Pane { title: "humidity".into(), channels: vec![1] });
+        assert_eq!(state.panes[0].channels, vec![0, 2]);
+        assert_eq!(state.color(1), theme::SERIES[1]);
+    }
 
     #[test]
     fn times_read_naturally() {
