@@ -49,6 +49,10 @@ fn sim_pty_then_info_prints_the_channels() {
     let table = String::from_utf8(output.stdout).unwrap();
     assert!(table.contains(&format!("device {:016x}", device_id_for_seed(3))), "{table}");
     assert!(table.lines().any(|l| l.contains("temperature") && l.contains("°C")), "{table}");
+
+    // Holding DTR and RTS low: a pty has no such lines, which must not stop the port from opening.
+    let output = info(&format!("serial:{path}?dtr=off&rts=off"), &["--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
 #[test]

@@ -358,8 +358,8 @@ async fn wait_or_disconnect(
 /// The source to try next: the port now carrying the board's USB serial number, else the original.
 fn relocate(original: &Source, serial_number: Option<&str>) -> Source {
     match (original, serial_number.and_then(find_by_serial_number)) {
-        (Source::Serial { baud, format, .. }, Some(path)) => {
-            Source::Serial { path: Some(path), baud: *baud, format: *format }
+        (Source::Serial { baud, format, lines, .. }, Some(path)) => {
+            Source::Serial { path: Some(path), baud: *baud, format: *format, lines: *lines }
         }
         _ => original.clone(),
     }

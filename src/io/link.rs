@@ -14,7 +14,7 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::model::source::Source;
+use crate::model::source::{ControlLines, Source};
 use crate::sim::serve::serve;
 use crate::sim::{Faults, SimBoard, SimOptions};
 
@@ -153,12 +153,12 @@ impl Link {
                 let faults = Faults::parse(faults).map_err(|e| LinkError::Sim(e.to_string()))?;
                 Self::sim(SimOptions { seed: *seed, faults })
             }
-            Source::Serial { path, baud, .. } => {
+            Source::Serial { path, baud, lines, .. } => {
                 let path = match path {
                     Some(path) => path.clone(),
                     None => first_usb_serial_port().ok_or(LinkError::NoSerialPort)?,
                 };
-                Self::serial(&path, *baud)
+                Self::serial(&path, *baud, *lines)
             }
             Source::Tcp { address, .. } => Self::tcp(address).await,
             Source::Other { kind, .. } => Err(LinkError::Unsupported { kind }),
@@ -177,10 +177,23 @@ impl Link {
         (link, in_tx, out_rx)
     }
 
-    /// A serial port: blocking reads with a short timeout on a named thread, writes on another.
-    pub fn serial(path: &str, baud: u32) -> Result<Link, LinkError> {
+    /// A serial port: blocking reads with a short timeout on a named thread, writes on another. `lines` sets
+    /// DTR and RTS as the port opens (held low, a board that resets on them keeps running).
+    pub fn serial(path: &str, baud: u32, lines: ControlLines) -> Result<Link, LinkError> {
         let serial_error = |e: serialport::Error| LinkError::Serial { path: path.to_string(), reason: e.to_string() };
         let mut reader = serialport::new(path, baud).timeout(SERIAL_READ_TIMEOUT).open().map_err(serial_error)?;
+        // Right after open, as serialport's own `dtr_on_open` does. A port without modem control lines (a
+        // pseudo-terminal, some adapters) cannot reset a board through them either, so refusal is not an error.
+        if let Some(dtr) = lines.dtr
+            && let Err(e) = reader.write_data_terminal_ready(dtr)
+        {
+            tracing::debug!("{path}: DTR not set: {e}");
+        }
+        if let Some(rts) = lines.rts
+            && let Err(e) = reader.write_request_to_send(rts)
+        {
+            tracing::debug!("{path}: RTS not set: {e}");
+        }
         let mut writer = reader.try_clone().map_err(serial_error)?;
         // A board that was streaming before we opened has left half a frame in the buffer; the decoder
         // would discard it, but clearing it keeps the statistics about this session.

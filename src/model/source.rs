@@ -31,6 +31,8 @@ pub enum Source {
         baud: u32,
         /// What the board speaks.
         format: BoardFormat,
+        /// DTR and RTS on open: `Some(false)` holds a line low so that boards wired to reset on it do not.
+        lines: ControlLines,
     },
     /// A TCP board.
     Tcp {
@@ -79,7 +81,7 @@ impl Source {
         }
         if let Some(rest) = text.strip_prefix("serial:") {
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let options = parse_query(query, &["baud", "format"]).map_err(|reason| bad(&reason))?;
+            let options = parse_query(query, &["baud", "format", "dtr", "rts"]).map_err(|reason| bad(&reason))?;
             let baud = match options.get("baud") {
                 Some(value) => value.parse().map_err(|_| bad("baud must be a number, e.g. baud=115200"))?,
                 None => DEFAULT_BAUD,
@@ -88,8 +90,15 @@ impl Source {
             if path.is_empty() {
                 return Err(bad("give a port path (serial:/dev/ttyACM0) or serial:auto"));
             }
+            let line = |name: &str| match options.get(name).map(String::as_str) {
+                None => Ok(None),
+                Some("on") => Ok(Some(true)),
+                Some("off") => Ok(Some(false)),
+                Some(other) => Err(bad(&format!("{name} must be on or off, not `{other}`"))),
+            };
+            let lines = ControlLines { dtr: line("dtr")?, rts: line("rts")? };
             let path = (path != "auto").then(|| path.to_string());
-            return Ok(Source::Serial { path, baud, format });
+            return Ok(Source::Serial { path, baud, format, lines });
         }
         if let Some(rest) = text.strip_prefix("tcp:") {
             let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -109,6 +118,16 @@ impl Source {
         }
         Err(SourceError::Unknown(text.to_string()))
     }
+}
+
+/// The modem control lines set when a serial port opens; `None` leaves the system's default (usually both
+/// raised, which resets many Arduino-style boards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ControlLines {
+    /// Data Terminal Ready.
+    pub dtr: Option<bool>,
+    /// Request To Send.
+    pub rts: Option<bool>,
 }
 
 /// What a board on a byte stream speaks.
@@ -192,7 +211,7 @@ impl fmt::Display for Source {
             Source::Sim { seed: 0, faults } if faults.is_empty() => f.write_str("sim"),
             Source::Sim { seed, faults } if faults.is_empty() => write!(f, "sim:seed={seed}"),
             Source::Sim { seed, faults } => write!(f, "sim:seed={seed},faults={faults}"),
-            Source::Serial { path, baud, format } => {
+            Source::Serial { path, baud, format, lines } => {
                 write!(f, "serial:{}", path.as_deref().unwrap_or("auto"))?;
                 let mut options = Vec::new();
                 if *baud != DEFAULT_BAUD {
@@ -200,6 +219,11 @@ impl fmt::Display for Source {
                 }
                 if let Some(format) = format.option() {
                     options.push(format!("format={format}"));
+                }
+                for (name, state) in [("dtr", lines.dtr), ("rts", lines.rts)] {
+                    if let Some(on) = state {
+                        options.push(format!("{name}={}", if on { "on" } else { "off" }));
+                    }
                 }
                 if !options.is_empty() {
                     write!(f, "?{}", options.join("&"))?;
@@ -235,6 +259,7 @@ mod tests {
             "serial:/dev/ttyACM0?baud=9600",
             "serial:/dev/ttyUSB0?baud=9600&format=plotter",
             "serial:/dev/ttyUSB0?format=csv",
+            "serial:/dev/ttyUSB0?dtr=off&rts=off",
             "tcp:127.0.0.1:7000?format=text",
             "serial:auto",
             "tcp:127.0.0.1:7000",
@@ -249,7 +274,12 @@ mod tests {
         }
         assert_eq!(
             Source::parse("serial:/dev/pts/5?baud=9600").unwrap(),
-            Source::Serial { path: Some("/dev/pts/5".into()), baud: 9600, format: BoardFormat::Detect }
+            Source::Serial {
+                path: Some("/dev/pts/5".into()),
+                baud: 9600,
+                format: BoardFormat::Detect,
+                lines: ControlLines::default()
+            }
         );
     }
 
@@ -261,5 +291,6 @@ mod tests {
         assert!(matches!(Source::parse("sim:colour=red"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("serial:/dev/x?format=json"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("serial:/dev/x?parity=odd"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("serial:/dev/x?dtr=low"), Err(SourceError::Bad { .. })));
     }
 }

@@ -42,11 +42,13 @@ pub struct ConnectForm {
     pub baud: u32,
     /// Index into [`FORMATS`].
     pub format: usize,
+    /// Hold DTR and RTS low on open, so boards that reset on them keep running.
+    pub no_reset: bool,
 }
 
 impl Default for ConnectForm {
     fn default() -> Self {
-        Self { target: String::new(), baud: 115_200, format: 0 }
+        Self { target: String::new(), baud: 115_200, format: 0, no_reset: false }
     }
 }
 
@@ -59,6 +61,9 @@ impl ConnectForm {
         }
         if let Some((Some(format), _)) = FORMATS.get(self.format) {
             options.push(format!("format={format}"));
+        }
+        if self.no_reset {
+            options.push("dtr=off&rts=off".to_string());
         }
         if options.is_empty() { format!("serial:{path}") } else { format!("serial:{path}?{}", options.join("&")) }
     }
@@ -109,6 +114,8 @@ pub fn connections_ui(
             }
         },
     );
+    ui.checkbox(&mut form.no_reset, "Open without resetting the board")
+        .on_hover_text("Holds DTR and RTS low, which many boards use as their reset line");
     if ports.is_empty() {
         ui.label(RichText::new("No serial ports found; plug a board in or type a path").color(theme::MUTED));
     }
@@ -208,5 +215,9 @@ mod tests {
         assert_eq!(form.typed_source().as_deref(), Some("serial:/dev/pts/4?baud=9600&format=plotter"));
         form.target.clear();
         assert_eq!(form.typed_source(), None);
+        form.no_reset = true;
+        form.format = 0;
+        assert_eq!(form.serial_source("/dev/ttyACM0"), "serial:/dev/ttyACM0?baud=9600&dtr=off&rts=off");
+        assert!(crate::model::source::Source::parse(&form.serial_source("/dev/ttyACM0")).is_ok());
     }
 }
