@@ -176,7 +176,7 @@ impl BenchtopApp {
             (_, Some(live), Some(plots)) => {
                 state_banner_ui(ui, &device.state);
                 toolbar_ui(ui, live, plots);
-                if let Some(t) = plot::plots_ui(ui, live, plots) {
+                if let Some(t) = plot::plots_ui(ui, live, plots, &mut device.layout) {
                     plot::readout_ui(ui, live, plots, t);
                 }
             }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::plot::PlotState;
+use super::plot::{PlotLayout, PlotState};
 use crate::io::device_task::{DeviceCommand, DeviceEvent, RecordingStatus};
 use crate::io::{LinkStats, LinkStatsSnapshot, Telemetry};
 use crate::model::live::LiveDevice;
@@ -86,6 +86,8 @@ pub struct DeviceEntry {
     pub live: Option<LiveDevice>,
     /// Plot settings, once connected.
     pub plots: Option<PlotState>,
+    /// How the plot panes are arranged.
+    pub layout: PlotLayout,
     /// Link counters of the current connection.
     pub stats: Option<Arc<LinkStats>>,
     /// Whether it is a text board (the console can send to it).
@@ -110,6 +112,7 @@ impl DeviceEntry {
             state: DeviceState::Connecting(1),
             live: None,
             plots: None,
+            layout: PlotLayout::new(id),
             stats: None,
             text: false,
             console: VecDeque::new(),

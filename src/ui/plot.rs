@@ -1,4 +1,5 @@
-//! Live plot panes: one egui_plot per pane, x axes linked, fed with min/max envelopes per pixel column.
+//! Live plot panes: one egui_plot per pane, x axes linked, fed with min/max envelopes per pixel column, laid
+//! out as egui_tiles tiles that the user can rearrange.
 //!
 //! In follow mode each pane shows the last `window_s` seconds up to the newest sample; dragging or zooming
 //! a plot leaves follow mode, and pausing freezes the time axis while data keeps arriving. Drawing cost
@@ -104,8 +105,87 @@ impl PlotState {
     }
 }
 
+/// The dockable arrangement of a device's panes: each plot pane and the XY plot is a tile that can be dragged
+/// into rows, columns or tabs. Rebuilt as a vertical stack when panes are added or removed.
+pub struct PlotLayout {
+    id: Id,
+    tree: egui_tiles::Tree<Tile>,
+    /// The tiles the tree was built for.
+    built_for: Vec<Tile>,
+}
+
+/// What a tile shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    /// Plot pane `n` of [`PlotState::panes`].
+    Pane(usize),
+    /// The XY plot.
+    Xy,
+}
+
+impl PlotLayout {
+    /// An empty layout for the device with this id (each device keeps its own arrangement).
+    pub fn new(device: u64) -> Self {
+        let id = Id::unique(("benchtop-plot-tiles", device));
+        Self { id, tree: egui_tiles::Tree::new_vertical(id, Vec::new()), built_for: Vec::new() }
+    }
+
+    /// Keeps the tree in step with the panes; a user's arrangement survives as long as the panes do.
+    fn sync(&mut self, state: &PlotState) {
+        let wanted: Vec<Tile> = (0..state.panes.len()).map(Tile::Pane).chain(state.xy.map(|_| Tile::Xy)).collect();
+        if wanted != self.built_for {
+            self.tree = egui_tiles::Tree::new_vertical(self.id, wanted.clone());
+            self.built_for = wanted;
+        }
+    }
+}
+
+/// What every pane of one frame shares.
+struct Frame {
+    follow_range: Option<(f64, f64)>,
+    group: Id,
+    hovered_t: Option<f64>,
+    user_moved: bool,
+}
+
+struct Behavior<'a> {
+    device: &'a LiveDevice,
+    state: &'a PlotState,
+    frame: Frame,
+}
+
+impl egui_tiles::Behavior<Tile> for Behavior<'_> {
+    fn pane_ui(&mut self, ui: &mut egui::Ui, _id: egui_tiles::TileId, tile: &mut Tile) -> egui_tiles::UiResponse {
+        match *tile {
+            Tile::Pane(p) => pane_ui(ui, self.device, self.state, p, &mut self.frame),
+            Tile::Xy => {
+                if let Some(xy) = self.state.xy {
+                    let range = self.frame.follow_range.unwrap_or_else(|| {
+                        let newest = self.device.newest_s().unwrap_or(0.0);
+                        (newest - self.state.window_s, newest)
+                    });
+                    xy_ui(ui, self.device, self.state, xy, range, ui.available_height());
+                }
+            }
+        }
+        egui_tiles::UiResponse::None
+    }
+
+    fn tab_title_for_pane(&mut self, tile: &Tile) -> egui::WidgetText {
+        match *tile {
+            Tile::Pane(p) => self.state.panes.get(p).map_or_else(String::new, |pane| pane.title.clone()).into(),
+            Tile::Xy => "XY".into(),
+        }
+    }
+
+    /// Every pane has a tab, which is the handle to drag it into another row, column or tab group.
+    fn simplification_options(&self) -> egui_tiles::SimplificationOptions {
+        egui_tiles::SimplificationOptions { all_panes_must_have_tabs: true, ..Default::default() }
+    }
+}
+
 /// Draws the panes; returns the time under the pointer, if any.
-pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -> Option<f64> {
+pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState, layout: &mut PlotLayout) -> Option<f64> {
     let newest = device.newest_s().unwrap_or(0.0);
     let end = state.paused_at_s.unwrap_or(newest);
     let whole = if state.fit_all && !state.follow {
@@ -115,68 +195,64 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState) -
         None
     };
     let follow_range = if state.follow { Some((end - state.window_s, end)) } else { whole };
-    let pane_count = (state.panes.len() + usize::from(state.xy.is_some())).max(1);
+    layout.sync(state);
+    let frame = Frame { follow_range, group: Id::unique("benchtop-live-plots"), hovered_t: None, user_moved: false };
+    let mut behavior = Behavior { device, state, frame };
     // Room is left for the read-out line under the panes.
-    let height = ((ui.available_height() - READOUT_HEIGHT - 8.0 * pane_count as f32) / pane_count as f32).max(60.0);
-    let group = Id::unique("benchtop-live-plots");
-    let mut hovered_t = None;
-    let mut user_moved = false;
-    for (p, pane) in state.panes.iter().enumerate() {
-        let plot = Plot::new(("pane", p))
-            .height(height)
-            .legend(Legend::default())
-            .link_axis(group, [true, false])
-            .link_cursor(group, [true, false])
-            .y_axis_label(pane.title.clone())
-            .x_axis_formatter(|mark, _| format_time(mark.value))
-            .y_axis_formatter(|mark, _| format_compact(mark.value))
-            .y_axis_min_width(Y_AXIS_WIDTH);
-        let response = plot.show(ui, |plot_ui| {
-            if let Some((t0, t1)) = follow_range {
-                plot_ui.set_plot_bounds_x(t0..=t1);
-            }
-            let bounds = plot_ui.plot_bounds();
-            let (t0, t1) = follow_range.unwrap_or((bounds.min()[0], bounds.max()[0]));
-            let columns = plot_ui.transform().frame().width().max(1.0) as usize;
-            for &i in &pane.channels {
-                let Some(channel) = device.channels.get(i) else {
-                    continue;
-                };
-                if !state.visible.get(i).copied().unwrap_or(true) {
-                    continue;
-                }
-                let mut points = Vec::new();
-                for column in channel.series.envelope(t0, t1, columns) {
-                    points.push([column.t, f64::from(column.min)]);
-                    if column.max != column.min {
-                        points.push([column.t, f64::from(column.max)]);
-                    }
-                }
-                let name = if channel.unit.is_empty() {
-                    channel.name.clone()
-                } else {
-                    format!("{} ({})", channel.name, channel.unit)
-                };
-                plot_ui.line(Line::new(name, PlotPoints::new(points)).color(state.color(i)).width(1.5));
-            }
-            plot_ui.pointer_coordinate().map(|p| p.x)
-        });
-        let r = &response.response;
-        user_moved |= r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
-        hovered_t = hovered_t.or(response.inner);
-    }
-    if let Some((x, y)) = state.xy {
-        let (t0, t1) = follow_range.unwrap_or_else(|| {
-            let newest = device.newest_s().unwrap_or(0.0);
-            (newest - state.window_s, newest)
-        });
-        xy_ui(ui, device, state, (x, y), (t0, t1), height);
-    }
+    let size = egui::vec2(ui.available_width(), (ui.available_height() - READOUT_HEIGHT).max(120.0));
+    ui.allocate_ui(size, |ui| layout.tree.ui(&mut behavior, ui));
+    let Frame { hovered_t, user_moved, .. } = behavior.frame;
     if user_moved && state.follow {
         state.follow = false;
         state.paused_at_s.get_or_insert(end);
     }
     hovered_t
+}
+
+/// One plot pane.
+fn pane_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, p: usize, frame: &mut Frame) {
+    let Some(pane) = state.panes.get(p) else { return };
+    let follow_range = frame.follow_range;
+    let plot = Plot::new(("pane", p))
+        .height(ui.available_height())
+        .legend(Legend::default())
+        .link_axis(frame.group, [true, false])
+        .link_cursor(frame.group, [true, false])
+        .y_axis_label(pane.title.clone())
+        .x_axis_formatter(|mark, _| format_time(mark.value))
+        .y_axis_formatter(|mark, _| format_compact(mark.value))
+        .y_axis_min_width(Y_AXIS_WIDTH);
+    let response = plot.show(ui, |plot_ui| {
+        if let Some((t0, t1)) = follow_range {
+            plot_ui.set_plot_bounds_x(t0..=t1);
+        }
+        let bounds = plot_ui.plot_bounds();
+        let (t0, t1) = follow_range.unwrap_or((bounds.min()[0], bounds.max()[0]));
+        let columns = plot_ui.transform().frame().width().max(1.0) as usize;
+        for &i in &pane.channels {
+            let Some(channel) = device.channels.get(i) else { continue };
+            if !state.visible.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            let mut points = Vec::new();
+            for column in channel.series.envelope(t0, t1, columns) {
+                points.push([column.t, f64::from(column.min)]);
+                if column.max != column.min {
+                    points.push([column.t, f64::from(column.max)]);
+                }
+            }
+            let name = if channel.unit.is_empty() {
+                channel.name.clone()
+            } else {
+                format!("{} ({})", channel.name, channel.unit)
+            };
+            plot_ui.line(Line::new(name, PlotPoints::new(points)).color(state.color(i)).width(1.5));
+        }
+        plot_ui.pointer_coordinate().map(|p| p.x)
+    });
+    let r = &response.response;
+    frame.user_moved |= r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
+    frame.hovered_t = frame.hovered_t.or(response.inner);
 }
 
 /// Most points an XY plot draws (the newest).
