@@ -153,6 +153,31 @@ impl Recorder {
         Ok(())
     }
 
+    /// Writes samples that are already on the timeline (an export of what the window holds).
+    pub fn write_points(&mut self, name: &str, unit: &str, points: &[(f64, f32)]) -> Result<(), RecordError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.summary.channels += 1;
+        match &mut self.sink {
+            Sink::Csv(writer) => {
+                for (t, value) in points {
+                    writer
+                        .write_record([format!("{t:.6}"), name.to_string(), value.to_string(), unit.to_string()])
+                        .map_err(|e| RecordError::Write { path: self.path.clone(), reason: e.to_string() })?;
+                }
+            }
+            Sink::Parquet { columns, .. } => {
+                columns.time_s.extend(points.iter().map(|(t, _)| *t));
+                columns.value.extend(points.iter().map(|(_, v)| *v));
+                columns.channel.extend(std::iter::repeat_n(name.to_string(), points.len()));
+                columns.unit.extend(std::iter::repeat_n(unit.to_string(), points.len()));
+            }
+        }
+        self.summary.samples += points.len() as u64;
+        self.flush_parquet()
+    }
+
     fn flush_parquet(&mut self) -> Result<(), RecordError> {
         let Sink::Parquet { writer, columns } = &mut self.sink else { return Ok(()) };
         if columns.time_s.is_empty() {
@@ -182,5 +207,38 @@ impl Recorder {
             }
         }
         Ok(self.summary)
+    }
+}
+
+/// Writes channels' samples (name, unit, points) to `path` in one go; for exports from the window.
+pub fn export(path: &Path, channels: &[(String, String, Vec<(f64, f32)>)]) -> Result<RecordSummary, RecordError> {
+    let mut recorder = Recorder::create(path)?;
+    for (name, unit, points) in channels {
+        recorder.write_points(name, unit, points)?;
+    }
+    recorder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_read_back_the_same_in_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let channels = vec![
+            ("temp".to_string(), "°C".to_string(), vec![(0.5, 21.5f32), (1.5, 21.75)]),
+            ("rssi, dBm".to_string(), String::new(), vec![(0.7, -61.0f32)]),
+        ];
+        for name in ["view.csv", "view.parquet"] {
+            let path = dir.path().join(name);
+            let summary = export(&path, &channels).unwrap();
+            assert_eq!((summary.samples, summary.channels), (3, 2));
+            let back = crate::io::replay::read_recording(&path).unwrap();
+            assert_eq!(back.len(), 2, "{name}");
+            assert_eq!(back[0].points, channels[0].2, "{name}");
+            assert_eq!(back[1].name, "rssi, dBm", "{name}: a comma in a name survives");
+            assert_eq!(back[0].unit, "°C");
+        }
     }
 }

@@ -18,7 +18,7 @@ use super::plot::{self, PlotState, WINDOWS_S};
 use super::settings::Settings;
 use super::theme;
 use super::toasts::{Level, Toasts};
-use crate::io::device_task::{DeviceEvent, DeviceTaskOptions, EventSink, run_device};
+use crate::io::device_task::{DeviceEvent, DeviceTaskOptions, EventSink, RecordingStatus, run_device};
 use crate::io::ports::{PortInfo, list_ports};
 use crate::model::live::LiveDevice;
 use crate::model::source::Source;
@@ -169,8 +169,17 @@ impl BenchtopApp {
             ui.label(RichText::new("Open a device on the left").color(theme::MUTED));
             return;
         };
-        if device.live.is_some() && device.active() {
-            recording_ui(ui, device);
+        if device.live.is_some() {
+            ui.horizontal(|ui| {
+                if device.active() {
+                    recording_ui(ui, device);
+                }
+                for (parquet, label) in [(false, "Export view as CSV"), (true, "Export view as Parquet")] {
+                    if ui.button(label).on_hover_text("The time range on screen, visible channels").clicked() {
+                        export_view(&self.runtime, device, parquet, self.events_tx.clone());
+                    }
+                }
+            });
         }
         match (&device.state, device.live.as_ref(), device.plots.as_mut()) {
             (_, Some(live), Some(plots)) => {
@@ -204,6 +213,39 @@ impl BenchtopApp {
             None => {}
         }
     }
+}
+
+/// Exports what the plots show (the time range of the panes, every visible channel) on the I/O runtime.
+fn export_view(
+    runtime: &tokio::runtime::Handle,
+    device: &DeviceEntry,
+    parquet: bool,
+    events: mpsc::Sender<(u64, DeviceEvent)>,
+) {
+    let (Some(live), Some(plots)) = (device.live.as_ref(), device.plots.as_ref()) else { return };
+    let newest = live.newest_s().unwrap_or(0.0);
+    let end = plots.paused_at_s.unwrap_or(newest);
+    let (t0, t1) = plots.view_range.unwrap_or((end - plots.window_s, end));
+    let channels: Vec<(String, String, Vec<(f64, f32)>)> = live
+        .channels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| plots.visible.get(*i).copied().unwrap_or(true))
+        .map(|(_, c)| (c.name.clone(), c.unit.clone(), c.series.raw_range(t0, t1 + 1e-9).collect()))
+        .collect();
+    let mut path = device.recording_path();
+    path.set_extension(if parquet { "parquet" } else { "csv" });
+    let id = device.id;
+    runtime.spawn(async move {
+        let written = path.clone();
+        let result = tokio::task::spawn_blocking(move || crate::io::recorder::export(&written, &channels)).await;
+        let status = match result {
+            Ok(Ok(summary)) => RecordingStatus::Stopped { path, samples: summary.samples },
+            Ok(Err(error)) => RecordingStatus::Failed(error.to_string()),
+            Err(_) => RecordingStatus::Failed("the export stopped unexpectedly".into()),
+        };
+        let _ = events.send((id, DeviceEvent::Recording(status))).await;
+    });
 }
 
 fn recording_ui(ui: &mut egui::Ui, device: &mut DeviceEntry) {

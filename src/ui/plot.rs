@@ -42,6 +42,8 @@ pub struct PlotState {
     pub colors: Vec<Color32>,
     /// An XY plot of channel `.1` against channel `.0`, over the same time range as the panes.
     pub xy: Option<(usize, usize)>,
+    /// The time range the panes showed last frame, s.
+    pub view_range: Option<(f64, f64)>,
 }
 
 impl PlotState {
@@ -56,6 +58,7 @@ impl PlotState {
             fit_all: false,
             colors: Vec::new(),
             xy: None,
+            view_range: None,
         };
         state.sync(device);
         state
@@ -143,6 +146,8 @@ impl PlotLayout {
 /// What every pane of one frame shares.
 struct Frame {
     follow_range: Option<(f64, f64)>,
+    /// The range the panes drew.
+    drawn: Option<(f64, f64)>,
     group: Id,
     hovered_t: Option<f64>,
     user_moved: bool,
@@ -196,12 +201,19 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState, l
     };
     let follow_range = if state.follow { Some((end - state.window_s, end)) } else { whole };
     layout.sync(state);
-    let frame = Frame { follow_range, group: Id::unique("benchtop-live-plots"), hovered_t: None, user_moved: false };
+    let frame = Frame {
+        follow_range,
+        drawn: None,
+        group: Id::unique("benchtop-live-plots"),
+        hovered_t: None,
+        user_moved: false,
+    };
     let mut behavior = Behavior { device, state, frame };
     // Room is left for the read-out line under the panes.
     let size = egui::vec2(ui.available_width(), (ui.available_height() - READOUT_HEIGHT).max(120.0));
     ui.allocate_ui(size, |ui| layout.tree.ui(&mut behavior, ui));
-    let Frame { hovered_t, user_moved, .. } = behavior.frame;
+    let Frame { hovered_t, user_moved, drawn, .. } = behavior.frame;
+    state.view_range = drawn.or(state.view_range);
     if user_moved && state.follow {
         state.follow = false;
         state.paused_at_s.get_or_insert(end);
@@ -213,6 +225,7 @@ pub fn plots_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &mut PlotState, l
 fn pane_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, p: usize, frame: &mut Frame) {
     let Some(pane) = state.panes.get(p) else { return };
     let follow_range = frame.follow_range;
+    let mut drawn = None;
     let plot = Plot::new(("pane", p))
         .height(ui.available_height())
         .legend(Legend::default())
@@ -229,6 +242,7 @@ fn pane_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, p: usize, 
         let bounds = plot_ui.plot_bounds();
         let (t0, t1) = follow_range.unwrap_or((bounds.min()[0], bounds.max()[0]));
         let columns = plot_ui.transform().frame().width().max(1.0) as usize;
+        drawn = Some((t0, t1));
         for &i in &pane.channels {
             let Some(channel) = device.channels.get(i) else { continue };
             if !state.visible.get(i).copied().unwrap_or(true) {
@@ -253,6 +267,7 @@ fn pane_ui(ui: &mut egui::Ui, device: &LiveDevice, state: &PlotState, p: usize, 
     let r = &response.response;
     frame.user_moved |= r.dragged() || (r.hovered() && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
     frame.hovered_t = frame.hovered_t.or(response.inner);
+    frame.drawn = frame.drawn.or(drawn);
 }
 
 /// Most points an XY plot draws (the newest).
@@ -360,6 +375,7 @@ mod tests {
             fit_all: false,
             colors: Vec::new(),
             xy: None,
+            view_range: None,
         };
         state.move_to_pane(2, Some(0), "battery");
         assert_eq!(state.panes, vec![Pane { title: "°C".into(), channels: vec![0, 1, 2] }]);
