@@ -18,6 +18,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use thiserror::Error;
 
+use super::replay::RecordedChannel;
 use crate::model::live::{LiveDevice, Placed};
 
 /// Why a recording could not be written.
@@ -210,11 +211,11 @@ impl Recorder {
     }
 }
 
-/// Writes channels' samples (name, unit, points) to `path` in one go; for exports from the window.
-pub fn export(path: &Path, channels: &[(String, String, Vec<(f64, f32)>)]) -> Result<RecordSummary, RecordError> {
+/// Writes channels' samples to `path` in one go; for exports from the window.
+pub fn export(path: &Path, channels: &[RecordedChannel]) -> Result<RecordSummary, RecordError> {
     let mut recorder = Recorder::create(path)?;
-    for (name, unit, points) in channels {
-        recorder.write_points(name, unit, points)?;
+    for channel in channels {
+        recorder.write_points(&channel.name, &channel.unit, &channel.points)?;
     }
     recorder.finish()
 }
@@ -226,17 +227,20 @@ mod tests {
     #[test]
     fn exports_read_back_the_same_in_both_formats() {
         let dir = tempfile::tempdir().unwrap();
-        let channels = vec![
-            ("temp".to_string(), "°C".to_string(), vec![(0.5, 21.5f32), (1.5, 21.75)]),
-            ("rssi, dBm".to_string(), String::new(), vec![(0.7, -61.0f32)]),
-        ];
+        let channel = |name: &str, unit: &str, points: Vec<(f64, f32)>| RecordedChannel {
+            name: name.into(),
+            unit: unit.into(),
+            points,
+        };
+        let channels =
+            vec![channel("temp", "°C", vec![(0.5, 21.5), (1.5, 21.75)]), channel("rssi, dBm", "", vec![(0.7, -61.0)])];
         for name in ["view.csv", "view.parquet"] {
             let path = dir.path().join(name);
             let summary = export(&path, &channels).unwrap();
             assert_eq!((summary.samples, summary.channels), (3, 2));
             let back = crate::io::replay::read_recording(&path).unwrap();
             assert_eq!(back.len(), 2, "{name}");
-            assert_eq!(back[0].points, channels[0].2, "{name}");
+            assert_eq!(back[0].points, channels[0].points, "{name}");
             assert_eq!(back[1].name, "rssi, dBm", "{name}: a comma in a name survives");
             assert_eq!(back[0].unit, "°C");
         }

@@ -20,6 +20,7 @@ use super::theme;
 use super::toasts::{Level, Toasts};
 use crate::io::device_task::{DeviceEvent, DeviceTaskOptions, EventSink, RecordingStatus, run_device};
 use crate::io::ports::{PortInfo, list_ports};
+use crate::io::replay::RecordedChannel;
 use crate::model::live::LiveDevice;
 use crate::model::source::Source;
 
@@ -226,12 +227,16 @@ fn export_view(
     let newest = live.newest_s().unwrap_or(0.0);
     let end = plots.paused_at_s.unwrap_or(newest);
     let (t0, t1) = plots.view_range.unwrap_or((end - plots.window_s, end));
-    let channels: Vec<(String, String, Vec<(f64, f32)>)> = live
+    let channels: Vec<RecordedChannel> = live
         .channels
         .iter()
         .enumerate()
         .filter(|(i, _)| plots.visible.get(*i).copied().unwrap_or(true))
-        .map(|(_, c)| (c.name.clone(), c.unit.clone(), c.series.raw_range(t0, t1 + 1e-9).collect()))
+        .map(|(_, c)| RecordedChannel {
+            name: c.name.clone(),
+            unit: c.unit.clone(),
+            points: c.series.raw_range(t0, t1 + 1e-9).collect(),
+        })
         .collect();
     let mut path = device.recording_path();
     path.set_extension(if parquet { "parquet" } else { "csv" });
