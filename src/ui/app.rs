@@ -103,7 +103,11 @@ impl BenchtopApp {
                 }
             }
         });
-        self.devices.push(DeviceEntry::new(id, source.to_string(), commands));
+        let mut entry = DeviceEntry::new(id, source.to_string(), commands);
+        if let Some(tree) = self.settings.layouts.get(source) {
+            entry.layout.restore(tree.clone());
+        }
+        self.devices.push(entry);
         self.selected = Some(id);
         self.settings.remember(source);
     }
@@ -447,6 +451,13 @@ impl eframe::App for BenchtopApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        for device in &self.devices {
+            if let Some(tree) = device.layout.saved()
+                && self.settings.recent_sources.contains(&device.source)
+            {
+                self.settings.layouts.insert(device.source.clone(), tree.clone());
+            }
+        }
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

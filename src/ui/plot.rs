@@ -118,7 +118,7 @@ pub struct PlotLayout {
 }
 
 /// What a tile shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Tile {
     /// Plot pane `n` of [`PlotState::panes`].
     Pane(usize),
@@ -140,6 +140,23 @@ impl PlotLayout {
             self.tree = egui_tiles::Tree::new_vertical(self.id, wanted.clone());
             self.built_for = wanted;
         }
+    }
+
+    /// The arrangement, to save; `None` before any pane was laid out.
+    pub fn saved(&self) -> Option<&egui_tiles::Tree<Tile>> {
+        (!self.built_for.is_empty()).then_some(&self.tree)
+    }
+
+    /// Takes a saved arrangement; it is used if the device shows the same panes, else replaced.
+    pub fn restore(&mut self, tree: egui_tiles::Tree<Tile>) {
+        let mut tiles: Vec<Tile> = tree
+            .tiles
+            .tiles()
+            .filter_map(|tile| if let egui_tiles::Tile::Pane(pane) = tile { Some(*pane) } else { None })
+            .collect();
+        tiles.sort();
+        self.built_for = tiles;
+        self.tree = tree;
     }
 }
 
@@ -383,6 +400,31 @@ mod tests {
         assert_eq!(state.panes[1], Pane { title: "humidity".into(), channels: vec![1] });
         assert_eq!(state.panes[0].channels, vec![0, 2]);
         assert_eq!(state.color(1), theme::SERIES[1]);
+    }
+
+    #[test]
+    fn a_saved_arrangement_is_kept_while_the_panes_match() {
+        let mut state = PlotState {
+            panes: vec![Pane { title: "a".into(), channels: vec![0] }, Pane { title: "b".into(), channels: vec![1] }],
+            visible: vec![true; 2],
+            follow: true,
+            window_s: 10.0,
+            paused_at_s: None,
+            fit_all: false,
+            colors: Vec::new(),
+            xy: None,
+            view_range: None,
+        };
+        let side_by_side = egui_tiles::Tree::new_horizontal(Id::unique("saved"), vec![Tile::Pane(1), Tile::Pane(0)]);
+        let mut layout = PlotLayout::new(1);
+        layout.restore(side_by_side.clone());
+        layout.sync(&state);
+        assert_eq!(layout.saved(), Some(&side_by_side));
+        // A third pane: the arrangement no longer fits and is rebuilt as a stack.
+        state.panes.push(Pane { title: "c".into(), channels: vec![] });
+        layout.sync(&state);
+        assert_ne!(layout.saved(), Some(&side_by_side));
+        assert_eq!(layout.built_for, vec![Tile::Pane(0), Tile::Pane(1), Tile::Pane(2)]);
     }
 
     #[test]

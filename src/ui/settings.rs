@@ -1,9 +1,11 @@
-//! Preferences kept between runs: the connect form (baud rate, format), recent sources and the theme. Preferences only: no session data, no secrets. Missing or unreadable fields fall back to their
+//! Preferences kept between runs: the connect form (baud rate, format), recent sources, the arrangement of
+//! each recent source's plot panes, and the theme. Preferences only: no session data, no secrets. Missing or unreadable fields fall back to their
 //! defaults, so an older or damaged settings file never stops the window from opening.
 
 use serde::{Deserialize, Serialize};
 
 use super::connections::ConnectForm;
+use super::plot::Tile;
 
 /// Recent sources remembered.
 pub const RECENT_KEPT: usize = 10;
@@ -18,6 +20,8 @@ pub struct Settings {
     pub recent_sources: Vec<String>,
     /// Light rather than dark theme.
     pub light_theme: bool,
+    /// How each recent source's plot panes were arranged.
+    pub layouts: std::collections::BTreeMap<String, egui_tiles::Tree<Tile>>,
 }
 
 impl Settings {
@@ -26,6 +30,8 @@ impl Settings {
         self.recent_sources.retain(|s| s != source);
         self.recent_sources.insert(0, source.to_string());
         self.recent_sources.truncate(RECENT_KEPT);
+        let recent = &self.recent_sources;
+        self.layouts.retain(|source, _| recent.contains(source));
     }
 }
 
@@ -43,6 +49,19 @@ mod tests {
         assert_eq!(settings.recent_sources.len(), RECENT_KEPT);
         assert_eq!(settings.recent_sources[0], "serial:/dev/ttyACM10");
         assert_eq!(settings.recent_sources.iter().filter(|s| *s == "serial:/dev/ttyACM10").count(), 1);
+    }
+
+    #[test]
+    fn layouts_are_kept_only_for_recent_sources_and_survive_serialisation() {
+        let mut settings = Settings::default();
+        settings.remember("sim");
+        let tree = egui_tiles::Tree::new_horizontal(eframe::egui::Id::unique("t"), vec![Tile::Pane(1), Tile::Pane(0)]);
+        settings.layouts.insert("sim".into(), tree.clone());
+        settings.layouts.insert("gone".into(), tree.clone());
+        settings.remember("tcp:127.0.0.1:7000");
+        assert_eq!(settings.layouts.keys().collect::<Vec<_>>(), ["sim"]);
+        let back: Settings = serde_json::from_str(&serde_json::to_string(&settings).unwrap()).unwrap();
+        assert_eq!(back.layouts["sim"], tree);
     }
 
     #[test]
