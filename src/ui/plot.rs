@@ -46,10 +46,10 @@ pub struct PlotState {
     pub view_range: Option<(f64, f64)>,
 }
 
-impl PlotState {
-    /// One pane per unit, in the device's channel order; everything visible, following the last 10 s.
-    pub fn for_device(device: &LiveDevice) -> Self {
-        let mut state = Self {
+impl Default for PlotState {
+    /// No panes, following the last 10 s.
+    fn default() -> Self {
+        Self {
             panes: Vec::new(),
             visible: Vec::new(),
             follow: true,
@@ -59,7 +59,14 @@ impl PlotState {
             colors: Vec::new(),
             xy: None,
             view_range: None,
-        };
+        }
+    }
+}
+
+impl PlotState {
+    /// One pane per unit, in the device's channel order; everything visible, following the last 10 s.
+    pub fn for_device(device: &LiveDevice) -> Self {
+        let mut state = Self::default();
         state.sync(device);
         state
     }
@@ -386,13 +393,7 @@ mod tests {
                 Pane { title: "V".into(), channels: vec![2] },
             ],
             visible: vec![true; 3],
-            follow: true,
-            window_s: 10.0,
-            paused_at_s: None,
-            fit_all: false,
-            colors: Vec::new(),
-            xy: None,
-            view_range: None,
+            ..Default::default()
         };
         state.move_to_pane(2, Some(0), "battery");
         assert_eq!(state.panes, vec![Pane { title: "°C".into(), channels: vec![0, 1, 2] }]);
@@ -407,13 +408,7 @@ mod tests {
         let mut state = PlotState {
             panes: vec![Pane { title: "a".into(), channels: vec![0] }, Pane { title: "b".into(), channels: vec![1] }],
             visible: vec![true; 2],
-            follow: true,
-            window_s: 10.0,
-            paused_at_s: None,
-            fit_all: false,
-            colors: Vec::new(),
-            xy: None,
-            view_range: None,
+            ..Default::default()
         };
         let side_by_side = egui_tiles::Tree::new_horizontal(Id::unique("saved"), vec![Tile::Pane(1), Tile::Pane(0)]);
         let mut layout = PlotLayout::new(1);
