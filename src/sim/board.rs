@@ -125,11 +125,6 @@ impl SimBoard {
         self.storage.load()
     }
 
-    /// Changes the faults from now on (tests turn them on and off mid-session).
-    pub fn set_faults(&mut self, faults: Faults) {
-        self.options.faults = faults;
-    }
-
     /// What the board says about itself.
     pub fn device_info(&self) -> DeviceInfo {
         let channel = |id, name: &str, unit: &str, kind, raw_type, scale, rate| ChannelDescriptor {
@@ -302,7 +297,7 @@ impl SimBoard {
             sample_period_us: (self.sensors[i].period_ns() / 1000) as u32,
             values: std::mem::take(&mut self.sensor_values[i]),
         };
-        self.send_topic::<SampleBatchTopic>(&batch, 0);
+        self.send_topic::<SampleBatchTopic>(&batch);
     }
 
     fn send_current_batch(&mut self) {
@@ -314,7 +309,7 @@ impl SimBoard {
             dropped_before: dropped.min(u64::from(u32::MAX)) as u32,
             values: std::mem::take(&mut self.current_values),
         };
-        self.send_topic::<CurrentBatchTopic>(&batch, 0);
+        self.send_topic::<CurrentBatchTopic>(&batch);
     }
 
     /// A log line at the start of every uplink, as firmware would print it.
@@ -334,15 +329,16 @@ impl SimBoard {
             }
         }
         let message = LogLine { device_time_us: self.device_time_us(now_us), level, text: line };
-        self.send_topic::<LogTopic>(&message, 0);
+        self.send_topic::<LogTopic>(&message);
     }
 
-    fn send_topic<T: postcard_rpc::Topic>(&mut self, message: &T::Message, due_us: u64)
+    fn send_topic<T: postcard_rpc::Topic>(&mut self, message: &T::Message)
     where
         T::Message: serde::Serialize,
     {
         if let Ok(frame) = self.writer.topic::<T>(message) {
-            self.outbox.push_back((due_us, frame.to_vec()));
+            // Telemetry is due at once; only answers can be made late by a fault.
+            self.outbox.push_back((0, frame.to_vec()));
         }
     }
 
