@@ -18,6 +18,9 @@ use super::{SimBoard, SimOptions};
 /// Longest the serving loop waits for host bytes before advancing the board.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
 
+/// Most bytes kept waiting for a slow host before the oldest are dropped (about a second at 1 MS/s of current).
+const MAX_UNSENT_BYTES: usize = 4 << 20;
+
 /// Why a serving loop ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ServeEnd {
@@ -51,15 +54,24 @@ pub fn serve(
             }
             Err(e) => return Err(e),
         }
-        out.clear();
         board.poll(now_us(clock), &mut out);
+        if out.len() > MAX_UNSENT_BYTES {
+            // The host has not read for a long while: drop the oldest bytes, as a UART's FIFO overruns.
+            // The host's decoder resynchronises at the next delimiter and counts the loss.
+            out.drain(..out.len() - MAX_UNSENT_BYTES);
+        }
         if out.is_empty() {
             continue;
         }
-        match port.write_all(&out).and_then(|()| port.flush()) {
-            Ok(()) => {}
-            // Nobody is reading: a real UART drops what it sends, and so does the board.
-            Err(e) if is_transient(&e) || wait_for_host => {}
+        // A pseudo-terminal holds only a few KiB; what does not fit now is kept for the next round rather
+        // than dropped, as a host's USB-serial driver would have buffered it.
+        match port.write(&out).and_then(|n| port.flush().map(|()| n)) {
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if is_transient(&e) => {}
+            // No host on the terminal side: nobody will read what is pending.
+            Err(_) if wait_for_host => out.clear(),
             Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
                 return Ok(ServeEnd::HostClosed);
             }
