@@ -1,6 +1,7 @@
 //! Pure logic with no egui and no tokio: what a source string means, and (later) trace stores, decoders and
 //! energy maths. Everything here is testable without a window or a runtime.
 
+pub mod budget;
 pub mod live;
 pub mod series;
 pub mod source;
