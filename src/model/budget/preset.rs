@@ -95,6 +95,20 @@ mod tests {
         assert_eq!(lora.states[2].name, "LoRa transmit");
     }
 
+    /// The example in `assets/presets/README.md` is a valid file and means what its comments say.
+    #[test]
+    fn the_documented_example_reads() {
+        let readme = include_str!("../../../assets/presets/README.md");
+        let example = readme.split("```toml").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        let document = ProfileDocument::from_toml_str(example).unwrap();
+        assert_eq!(document.battery, Some(Battery::default()));
+        let shares: Vec<f64> = document.profile.states.iter().map(|s| s.share).collect();
+        assert!((shares[0] - 0.999).abs() < 1e-12, "{shares:?}");
+        assert!((shares[1] - 0.0005).abs() < 1e-12 && (shares[2] - 0.0005).abs() < 1e-12, "{shares:?}");
+        let (lora, _) = load_preset("lora").unwrap();
+        assert!((document.profile.avg_current_ma() - lora.avg_current_ma()).abs() < 1e-12);
+    }
+
     #[test]
     fn an_unknown_preset_lists_the_known_ones() {
         let error = load_preset("zigbee").unwrap_err();
