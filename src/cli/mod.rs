@@ -3,6 +3,8 @@
 //! Errors reach the user once, here, as a sentence with its causes; exit code 1 for a failure, 2 for bad
 //! usage (clap's own).
 
+mod airtime;
+pub mod budget;
 mod info;
 mod record;
 mod sim;
@@ -33,6 +35,10 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Record a device's channels headless to a file.
     Record(record::RecordArgs),
+    /// Average current and battery lifetime of a power profile.
+    Budget(budget::BudgetArgs),
+    /// LoRa time on air, duty-cycle spacing and charge of one uplink.
+    Airtime(airtime::AirtimeArgs),
 }
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
@@ -61,6 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Info(args)) => runtime.block_on(info::run(args)),
         Some(Command::Record(args)) => runtime.block_on(record::run(args)),
+        Some(Command::Budget(args)) => budget::run(args),
+        Some(Command::Airtime(args)) => airtime::run(args),
     }
 }
 

@@ -28,7 +28,7 @@ pub enum WhatIfError {
     },
     /// The states other than sleep do not fit into the new interval.
     #[error(
-        "an interval of {interval_s} s is shorter than the {active_s} s the device is awake per period; choose at least {active_s} s"
+        "an interval of {interval_s} s is shorter than the {active_s:.3} s the device is awake per period; choose at least that"
     )]
     ShorterThanActive {
         /// The interval asked for, s.
@@ -38,7 +38,7 @@ pub enum WhatIfError {
     },
     /// A longer transmission does not fit the period.
     #[error(
-        "a transmission of {transmit_s} s leaves no time to sleep in a {period_s} s period; report less often or shorten the packet"
+        "a transmission of {transmit_s:.3} s leaves no time to sleep in a {period_s} s period; report less often or shorten the packet"
     )]
     NoRoomToTransmit {
         /// The new transmit time, s.
@@ -62,12 +62,14 @@ pub fn with_interval(profile: &Profile, interval_s: f64) -> Result<Profile, What
     let durations_s = profile.durations_s().ok_or(WhatIfError::NoPeriod)?;
     let sleep = profile.sleep_index().ok_or(WhatIfError::NoPeriod)?;
     let active_s: f64 = durations_s.iter().enumerate().filter(|(i, _)| *i != sleep).map(|(_, d)| d).sum();
-    if interval_s < active_s {
+    // Durations come from shares × period, so allow for rounding: 0.12 s awake must fit a 0.12 s interval.
+    if interval_s < active_s * (1.0 - 1e-9) {
         return Err(WhatIfError::ShorterThanActive { interval_s, active_s });
     }
     let mut states: Vec<State> = profile.states.clone();
     for (i, state) in states.iter_mut().enumerate() {
-        state.share = if i == sleep { (interval_s - active_s) / interval_s } else { durations_s[i] / interval_s };
+        state.share =
+            if i == sleep { ((interval_s - active_s) / interval_s).max(0.0) } else { durations_s[i] / interval_s };
     }
     Ok(Profile { name: profile.name.clone(), period_s: Some(interval_s), states })
 }
@@ -221,6 +223,8 @@ mod tests {
 
     #[test]
     fn an_interval_shorter_than_the_awake_time_is_refused() {
+        let tight = with_interval(&lora(), 0.12).unwrap();
+        assert_eq!(tight.states[0].share, 0.0, "exactly the awake time fits, with no sleep");
         let error = with_interval(&lora(), 0.1).unwrap_err();
         assert!(matches!(error, WhatIfError::ShorterThanActive { active_s, .. } if (active_s - 0.12).abs() < 1e-12));
         let mut no_period = lora();
