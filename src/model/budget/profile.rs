@@ -459,6 +459,10 @@ mod tests {
         let path = dir.path().join("wifi.toml");
         wifi().save(&path).unwrap();
         assert_eq!(Profile::load(&path).unwrap().states, back.states);
+        let document = ProfileDocument { profile: wifi(), battery: Some(Battery::default()) };
+        let again = ProfileDocument::from_toml_str(&document.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again.battery, Some(Battery::default()));
+        assert_eq!(again.profile.states.len(), 3);
         let missing = Profile::load(&dir.path().join("nope.toml")).unwrap_err();
         assert!(missing.to_string().starts_with("could not read profile"), "{missing}");
         assert!(missing.to_string().ends_with("nope.toml"), "{missing}");
