@@ -8,6 +8,7 @@ pub mod budget;
 mod info;
 mod record;
 mod sim;
+pub mod trace;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,8 @@ pub enum Command {
     Budget(budget::BudgetArgs),
     /// LoRa time on air, duty-cycle spacing and charge of one uplink.
     Airtime(airtime::AirtimeArgs),
+    /// Statistics, import, export and benchmarks of `.btr` current traces.
+    Trace(trace::TraceArgs),
 }
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Record(args)) => runtime.block_on(record::run(args)),
         Some(Command::Budget(args)) => budget::run(args),
         Some(Command::Airtime(args)) => airtime::run(args),
+        Some(Command::Trace(args)) => trace::run(args),
     }
 }
 

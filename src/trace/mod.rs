@@ -5,6 +5,7 @@
 //! samples that are missing, so a gap keeps its exact length and nothing is invented. This module does file
 //! I/O but no UI and no async; `docs/btr-format.md` specifies the bytes.
 
+pub mod bench;
 pub mod format;
 pub mod reader;
 pub mod summary;

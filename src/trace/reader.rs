@@ -115,6 +115,8 @@ pub struct Trace {
     meta: serde_json::Map<String, serde_json::Value>,
     scanned_to: u64,
     report: OpenReport,
+    /// Raw samples of the last plot columns, kept so the next frame reuses the memory.
+    scratch: std::sync::Mutex<Vec<f32>>,
 }
 
 impl Trace {
@@ -147,6 +149,7 @@ impl Trace {
             meta: serde_json::Map::new(),
             scanned_to: FILE_HEADER_LEN as u64,
             report: OpenReport::default(),
+            scratch: std::sync::Mutex::new(Vec::new()),
         };
         if !trace.open_indexed(len)? {
             trace.scan(len)?;
@@ -232,10 +235,24 @@ impl Trace {
 
     /// Samples `start..end` of `channel` (clamped to what exists); NaN where the recording has a gap.
     pub fn read_samples(&self, channel: usize, start: u64, end: u64) -> Result<Vec<f32>, TraceError> {
-        let Some(data) = self.channels.get(channel) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        self.read_samples_into(channel, start, end, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Trace::read_samples`] into a buffer the caller keeps: a fresh multi-megabyte buffer costs a page fault
+    /// per 4 KiB, which is more than the reading.
+    pub fn read_samples_into(
+        &self,
+        channel: usize,
+        start: u64,
+        end: u64,
+        out: &mut Vec<f32>,
+    ) -> Result<(), TraceError> {
+        out.clear();
+        let Some(data) = self.channels.get(channel) else { return Ok(()) };
         let end = end.min(data.sample_count);
-        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
-        let mut bytes = Vec::new();
+        out.resize(end.saturating_sub(start) as usize, 0.0);
         let first_run = data.samples.partition_point(|r| r.end() <= start);
         for run in &data.samples[first_run..] {
             if run.first >= end {
@@ -243,20 +260,22 @@ impl Trace {
             }
             let from = start.max(run.first);
             let to = end.min(run.end());
-            bytes.resize(((to - from) * 4) as usize, 0);
-            read_at(&self.file, &mut bytes, run.data_offset + (from - run.first) * 4).map_err(|e| self.io(e))?;
-            out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            let target = &mut out[(from - start) as usize..(to - start) as usize];
+            read_at(&self.file, bytemuck::cast_slice_mut(target), run.data_offset + (from - run.first) * 4)
+                .map_err(|e| self.io(e))?;
         }
-        Ok(out)
+        if cfg!(target_endian = "big") {
+            out.iter_mut().for_each(|v| *v = f32::from_bits(v.to_bits().swap_bytes()));
+        }
+        Ok(())
     }
 
     /// Summary blocks `start..end` of `level` (clamped to the complete blocks).
     fn read_blocks(&self, channel: usize, level: usize, start: u64, end: u64) -> Result<Vec<Summary>, TraceError> {
         let Some(data) = self.channels.get(channel).and_then(|c| c.levels.get(level)) else { return Ok(Vec::new()) };
         let end = end.min(data.blocks());
-        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
         let disk_end = end.min(data.disk_blocks);
-        let mut bytes = Vec::new();
+        let mut out = vec![Summary::EMPTY; disk_end.saturating_sub(start) as usize];
         let first_run = data.disk.partition_point(|r| r.end() <= start);
         for run in &data.disk[first_run..] {
             if run.first >= disk_end {
@@ -264,10 +283,16 @@ impl Trace {
             }
             let from = start.max(run.first);
             let to = disk_end.min(run.end());
-            bytes.resize((to - from) as usize * Summary::ENCODED_LEN, 0);
-            read_at(&self.file, &mut bytes, run.data_offset + (from - run.first) * Summary::ENCODED_LEN as u64)
-                .map_err(|e| self.io(e))?;
-            out.extend(bytes.chunks_exact(Summary::ENCODED_LEN).filter_map(Summary::decode));
+            let target = &mut out[(from - start) as usize..(to - start) as usize];
+            read_at(
+                &self.file,
+                bytemuck::cast_slice_mut(target),
+                run.data_offset + (from - run.first) * Summary::ENCODED_LEN as u64,
+            )
+            .map_err(|e| self.io(e))?;
+        }
+        if cfg!(target_endian = "big") {
+            out.iter_mut().for_each(Summary::swap_bytes);
         }
         if end > data.disk_blocks {
             let from = (start.max(data.disk_blocks) - data.disk_blocks) as usize;
@@ -356,7 +381,10 @@ impl Trace {
             return Ok(Columns { start, width, summaries });
         }
         if width < block_len(0) as f64 {
-            let samples = self.read_samples(channel, first, last)?;
+            let mut scratch =
+                self.scratch.lock().map_err(|_| self.io(std::io::Error::other("a reader thread failed")))?;
+            let samples = &mut *scratch;
+            self.read_samples_into(channel, first, last, samples)?;
             for (c, summary) in summaries.iter_mut().enumerate() {
                 let a = (edge(c) - first) as usize;
                 let b = ((edge(c + 1) - first) as usize).min(samples.len());
@@ -508,7 +536,10 @@ impl Trace {
                     return false;
                 };
                 let first = le_u64(payload);
-                if payload.len() < 8 || first != level.disk_blocks || !(payload.len() - 8).is_multiple_of(Summary::ENCODED_LEN) {
+                if payload.len() < 8
+                    || first != level.disk_blocks
+                    || !(payload.len() - 8).is_multiple_of(Summary::ENCODED_LEN)
+                {
                     return false;
                 }
                 let count = (payload.len() - 8) / Summary::ENCODED_LEN;
