@@ -1,4 +1,4 @@
-//! `benchtop record SOURCE --duration 10s --out FILE.csv`: record a board headless.
+//! `benchtop record SOURCE --duration 10s --out FILE.btr|FILE.csv|FILE.parquet`: record a board headless.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -20,9 +20,13 @@ pub struct RecordArgs {
     /// How long to record, e.g. 10s, 2min.
     #[arg(long, default_value = "10s")]
     pub duration: humantime::Duration,
-    /// The file to write; its extension chooses the format (.csv).
+    /// The file to write; its extension chooses the format: .btr (trace: fixed-rate channels in SI units,
+    /// survives a crash up to the last 0.2 s), .csv or .parquet (one row per sample).
     #[arg(long)]
     pub out: PathBuf,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `benchtop record`.
@@ -33,6 +37,19 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("could not open {source}"))?;
     let (board, mut telemetry) = (opened.board, opened.telemetry);
+    recorder.describe("source", serde_json::json!(source.to_string()))?;
+    let info = board.info();
+    recorder.describe(
+        "device",
+        serde_json::json!({
+            "device_id": format!("{:016x}", info.device_id),
+            "hardware_revision": info.hardware_revision.as_str(),
+            "firmware_version": format!(
+                "{}.{}.{}",
+                info.firmware_version.major, info.firmware_version.minor, info.firmware_version.patch
+            ),
+        }),
+    )?;
     // Placement only: nothing is kept in memory beyond the batch being written.
     let mut device = LiveDevice::new(board.info().clone(), SeriesLimits { raw_samples: 1, blocks_per_level: 1 });
     let started = Instant::now();
@@ -65,6 +82,25 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<()> {
     }
     let summary = recorder.finish()?;
     let dropped = board.stats().snapshot().dropped_messages;
+    if summary.skipped_channels > 0 {
+        eprintln!(
+            "note: {} channel(s) without a fixed sample rate (text) were left out of the trace; record to .csv to keep them",
+            summary.skipped_channels
+        );
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "file": args.out.display().to_string(),
+                "samples": summary.samples,
+                "channels": summary.channels,
+                "skipped_channels": summary.skipped_channels,
+                "dropped_messages": dropped,
+                "disconnected": disconnected,
+            })
+        );
+    }
     eprintln!(
         "wrote {} samples of {} channels over {:.1} s to {}{}",
         summary.samples,

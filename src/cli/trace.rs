@@ -148,6 +148,12 @@ fn stats(args: StatsArgs) -> anyhow::Result<()> {
         voltage_v,
         energy_j: voltage_v.map(|v| v * stats.integral),
     };
+    if !trace.report().finished {
+        eprintln!(
+            "note: {} was not finished (recording cut off); it was read up to its last complete chunk",
+            args.file.display()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(());
@@ -166,12 +172,6 @@ fn stats(args: StatsArgs) -> anyhow::Result<()> {
             Some(energy) => println!("  energy    {} at {} V", si(energy, "J"), voltage_v.unwrap_or_default()),
             None => println!("  energy    give --voltage V to compute it"),
         }
-    }
-    if !trace.report().finished {
-        eprintln!(
-            "note: {} was not finished (recording cut off); it was read up to its last complete chunk",
-            args.file.display()
-        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod ports;
 pub mod recorder;
 pub mod replay;
 pub mod session;
+pub mod trace_sink;
 pub mod wire;
 
 pub use board::{Board, OpenBoard, TextBoard};

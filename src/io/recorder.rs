@@ -1,5 +1,6 @@
-//! Writing a device's samples to a file as they arrive, one row per sample (`time_s`, `channel`, `value`,
-//! `unit`), as CSV (spreadsheets) or Parquet (pandas, polars), chosen by the file's extension.
+//! Writing a device's samples to a file as they arrive, chosen by the file's extension: one row per sample
+//! (`time_s`, `channel`, `value`, `unit`) as CSV (spreadsheets) or Parquet (pandas, polars), or a `.btr`
+//! trace (see [`crate::trace`]) for current and other fixed-rate channels, in SI units.
 //!
 //! Rows are written in the order batches arrive, so each channel's rows are in time order while channels
 //! interleave by batch. CSV is flushed as it goes and survives a crash up to the last buffer; Parquet is
@@ -19,6 +20,7 @@ use parquet::file::properties::WriterProperties;
 use thiserror::Error;
 
 use super::replay::RecordedChannel;
+use super::trace_sink::TraceSink;
 use crate::model::live::{LiveDevice, Placed};
 
 /// Why a recording could not be written.
@@ -41,8 +43,11 @@ pub enum RecordError {
         reason: String,
     },
     /// An extension this build does not write.
-    #[error("cannot record to `{0}`: use a .csv or .parquet file")]
+    #[error("cannot record to `{0}`: use a .btr, .csv or .parquet file")]
     UnknownFormat(String),
+    /// The trace writer failed.
+    #[error(transparent)]
+    Trace(#[from] crate::trace::WriteError),
 }
 
 /// Counts of what a recorder wrote.
@@ -52,6 +57,8 @@ pub struct RecordSummary {
     pub samples: u64,
     /// Distinct channels that had at least one sample.
     pub channels: usize,
+    /// Channels left out because they have no fixed sample rate (text boards) and the format needs one.
+    pub skipped_channels: usize,
 }
 
 /// Rows per Parquet row group (and per batch handed to the Parquet writer).
@@ -79,6 +86,7 @@ struct Columns {
 enum Sink {
     Csv(csv::Writer<BufWriter<File>>),
     Parquet { writer: ArrowWriter<File>, columns: Columns },
+    Trace(TraceSink),
 }
 
 /// A file being recorded.
@@ -93,6 +101,10 @@ impl Recorder {
     /// Creates `path`; the format comes from its extension (`.csv` or `.parquet`).
     pub fn create(path: &Path) -> Result<Self, RecordError> {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if extension == "btr" {
+            let sink = Sink::Trace(TraceSink::create(path)?);
+            return Ok(Self { path: path.to_path_buf(), sink, summary: RecordSummary::default(), seen: Vec::new() });
+        }
         if extension != "csv" && extension != "parquet" {
             return Err(RecordError::UnknownFormat(path.display().to_string()));
         }
@@ -126,6 +138,11 @@ impl Recorder {
         }
         let times = (0..placed.values.len()).map(|i| placed.t0_s + i as f64 * placed.period_s);
         match &mut self.sink {
+            Sink::Trace(sink) => {
+                let before = sink.skipped.len();
+                sink.write(channel, placed)?;
+                self.summary.skipped_channels += sink.skipped.len() - before;
+            }
             Sink::Csv(writer) => {
                 for (t, value) in times.zip(&placed.values) {
                     writer
@@ -161,6 +178,7 @@ impl Recorder {
         }
         self.summary.channels += 1;
         match &mut self.sink {
+            Sink::Trace(_) => return Err(RecordError::UnknownFormat(self.path.display().to_string())),
             Sink::Csv(writer) => {
                 for (t, value) in points {
                     writer
@@ -196,6 +214,14 @@ impl Recorder {
         writer.write(&batch).map_err(|e| write_error(e.to_string()))
     }
 
+    /// Records a fact about the recording (source, device); only `.btr` files keep it.
+    pub fn describe(&mut self, key: &str, value: serde_json::Value) -> Result<(), RecordError> {
+        if let Sink::Trace(sink) = &mut self.sink {
+            sink.writer.set_meta(key, value)?;
+        }
+        Ok(())
+    }
+
     /// Flushes and closes the file.
     pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
         self.flush_parquet()?;
@@ -206,6 +232,7 @@ impl Recorder {
             Sink::Parquet { writer, .. } => {
                 writer.close().map_err(|e| write_error(e.to_string()))?;
             }
+            Sink::Trace(sink) => sink.writer.finish()?,
         }
         Ok(self.summary)
     }

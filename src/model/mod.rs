@@ -6,3 +6,4 @@ pub mod live;
 pub mod series;
 pub mod source;
 pub mod textline;
+pub mod units;
