@@ -15,7 +15,7 @@ use crate::model::budget::{Battery, Lifetime, Profile, ProfileDocument, State, l
 
 /// Options of `benchtop budget`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("profile_source").required(true).args(["states", "profile", "preset"])))]
+#[command(group(ArgGroup::new("profile_source").required(true).args(["states", "profile", "preset", "from_trace"])))]
 pub struct BudgetArgs {
     /// A state as NAME:CURRENT_MA:PERCENT, once per state (`--state sleep:0.01:99.9 --state tx:120:0.1`).
     #[arg(long = "state", value_name = "NAME:CURRENT_MA:PERCENT", value_parser = parse_state)]
@@ -23,6 +23,12 @@ pub struct BudgetArgs {
     /// A profile file (TOML; the format is in assets/presets/README.md).
     #[arg(long, value_name = "FILE.toml")]
     pub profile: Option<PathBuf>,
+    /// A recorded trace (.btr): its current channel is segmented into states by level.
+    #[arg(long, value_name = "X.btr")]
+    pub from_trace: Option<PathBuf>,
+    /// With --from-trace: the current channel's name (default: the first channel in amperes).
+    #[arg(long, value_name = "NAME", requires = "from_trace")]
+    pub channel: Option<String>,
     /// A shipped profile with its battery: wifi or lora.
     #[arg(long, value_name = "ID")]
     pub preset: Option<String>,
@@ -245,6 +251,9 @@ fn profile_from(args: &BudgetArgs) -> anyhow::Result<(Profile, Option<Battery>)>
         let (profile, battery) = load_preset(id)?;
         return Ok((with_period(profile, args.period_s), Some(battery)));
     }
+    if let Some(path) = &args.from_trace {
+        return Ok((with_period(profile_from_trace(path, args.channel.as_deref())?, args.period_s), None));
+    }
     if let Some(path) = &args.profile {
         let document = ProfileDocument::load(path)?;
         return Ok((with_period(document.profile, args.period_s), document.battery));
@@ -252,6 +261,30 @@ fn profile_from(args: &BudgetArgs) -> anyhow::Result<(Profile, Option<Battery>)>
     let profile = Profile::new("command line", args.period_s, args.states.clone())
         .context("the states given with --state do not make a profile")?;
     Ok((profile, None))
+}
+
+/// Windows a trace is cut into for segmentation.
+const TRACE_WINDOWS: usize = 100_000;
+
+/// The profile of a recorded trace: its current channel's window means, segmented by level.
+pub fn profile_from_trace(path: &std::path::Path, channel: Option<&str>) -> anyhow::Result<Profile> {
+    let trace = crate::trace::Trace::open(path)?;
+    let channel = super::trace::pick_channel(&trace, channel)?;
+    let def = trace.channel(channel).context("the channel vanished")?;
+    if def.unit != "A" {
+        anyhow::bail!(
+            "channel `{}` is in `{}`, not amperes; name the current channel with --channel",
+            def.name,
+            def.unit
+        );
+    }
+    let end_s = trace.time_of(channel, trace.sample_count(channel) as f64);
+    let (means, window_s) = crate::trace::selection::window_means(&trace, channel, def.start_s, end_s, TRACE_WINDOWS)?;
+    let segmentation =
+        crate::model::budget::segment(&means, window_s, &crate::model::budget::SegmentOptions::default())
+            .with_context(|| format!("could not find states in {}", path.display()))?;
+    let name = path.file_stem().map_or_else(|| "trace".to_string(), |s| s.to_string_lossy().into_owned());
+    Ok(segmentation.profile(&name))
 }
 
 /// `--period-s` overrides a file's period.

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod format;
 pub mod reader;
+pub mod selection;
 pub mod summary;
 pub mod writer;
 
