@@ -15,6 +15,7 @@ use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
 use super::plot::{self, PlotState, WINDOWS_S};
+use super::power::{PowerAction, PowerView};
 use super::settings::Settings;
 use super::theme;
 use super::toasts::{Level, Toasts};
@@ -46,6 +47,20 @@ pub struct BenchtopApp {
     toasts: Toasts,
     /// Zero of the host timeline that plots use.
     started: Instant,
+    /// Which view fills the middle.
+    view: View,
+    power: PowerView,
+}
+
+/// The views of the middle of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Live plots of the selected device.
+    Live,
+    /// A current trace: envelope, markers, states.
+    Power,
+    /// Energy budget and battery life.
+    Budget,
 }
 
 impl BenchtopApp {
@@ -78,13 +93,20 @@ impl BenchtopApp {
             console: ConsoleState::default(),
             toasts: Toasts::default(),
             started: Instant::now(),
+            view: View::Live,
+            power: PowerView::default(),
         };
         app.connect(source);
         app
     }
 
-    /// Opens another device and shows it.
+    /// Opens another device and shows it; a `.btr` trace opens in the Power view instead.
     pub fn connect(&mut self, source: &str) {
+        let trace_path = source.strip_prefix("file:").unwrap_or(source);
+        if trace_path.to_ascii_lowercase().ends_with(".btr") {
+            self.open_trace(std::path::Path::new(trace_path));
+            return;
+        }
         let id = self.next_id;
         self.next_id += 1;
         let (commands, command_rx) = mpsc::channel(16);
@@ -110,6 +132,30 @@ impl BenchtopApp {
         self.devices.push(entry);
         self.selected = Some(id);
         self.settings.remember(source);
+    }
+
+    /// Shows a `.btr` trace in the Power view.
+    pub fn open_trace(&mut self, path: &std::path::Path) {
+        self.view = View::Power;
+        match self.power.open(path) {
+            Ok(()) => self.settings.remember(&format!("file:{}", path.display())),
+            Err(error) => self.toasts.push(Level::Error, error),
+        }
+    }
+
+    /// Which view fills the middle.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// Switches the middle view.
+    pub fn set_view(&mut self, view: View) {
+        self.view = view;
+    }
+
+    /// The Power view.
+    pub fn power(&mut self) -> &mut PowerView {
+        &mut self.power
     }
 
     /// The saved preferences, as they stand.
@@ -166,6 +212,36 @@ impl BenchtopApp {
                     }
                 }
             }
+        }
+    }
+
+    fn power_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(device) = self.devices.iter_mut().find(|d| Some(d.id) == self.selected)
+            && device.live.is_some()
+            && device.active()
+        {
+            ui.horizontal(|ui| {
+                if let Some(path) = device.recording.clone() {
+                    ui.colored_label(theme::ERROR, format!("● recording {}", path.display()));
+                    if ui.button("Stop recording").clicked() {
+                        device.toggle_recording(path);
+                    }
+                } else if ui
+                    .button(format!("Record {} to a trace", device.source))
+                    .on_hover_text(
+                        "Every fixed-rate channel, current in amperes, to a .btr file shown here as it grows",
+                    )
+                    .clicked()
+                {
+                    let path = device.recording_path().with_extension("btr");
+                    device.toggle_recording(path.clone());
+                    self.power.open_when_ready(path);
+                }
+            });
+        }
+        if let Some(PowerAction::UseInBudget(name, profile)) = self.power.ui(ui) {
+            self.settings.budget.set_measured(&name, profile);
+            self.view = View::Budget;
         }
     }
 
@@ -419,7 +495,15 @@ impl eframe::App for BenchtopApp {
         egui::Panel::top("title").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Benchtop");
-                ui.label(RichText::new("live view · Space pauses · F follows · R records").color(theme::MUTED));
+                for (view, label) in [(View::Live, "Live"), (View::Power, "Power"), (View::Budget, "Budget")] {
+                    ui.selectable_value(&mut self.view, view, label);
+                }
+                let hint = match self.view {
+                    View::Live => "Space pauses · F follows · R records",
+                    View::Power => "click sets marker A · right click marker B",
+                    View::Budget => "battery life from a profile",
+                };
+                ui.label(RichText::new(hint).color(theme::MUTED));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let label = if self.settings.light_theme { "Dark theme" } else { "Light theme" };
                     if ui.button(label).clicked() {
@@ -445,7 +529,17 @@ impl eframe::App for BenchtopApp {
             });
         });
         egui::Panel::bottom("console").resizable(true).default_size(160.0).show(ui, |ui| self.console_ui(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+        let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
+            i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
+        });
+        for path in dropped {
+            self.connect(&format!("file:{}", path.display()));
+        }
+        egui::CentralPanel::default().show(ui, |ui| match self.view {
+            View::Live => self.central_ui(ui),
+            View::Power => self.power_ui(ui),
+            View::Budget => self.settings.budget.ui(ui),
+        });
         self.toasts.ui(ui.ctx());
         self.apply(actions);
     }

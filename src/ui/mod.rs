@@ -6,6 +6,7 @@ pub mod connections;
 pub mod console;
 pub mod devices;
 pub mod plot;
+pub mod power;
 pub mod settings;
 pub mod theme;
 pub mod toasts;

@@ -22,6 +22,8 @@ pub struct Settings {
     pub light_theme: bool,
     /// How each recent source's plot panes were arranged.
     pub layouts: std::collections::BTreeMap<String, egui_tiles::Tree<Tile>>,
+    /// The budget view's typed-in profile, battery and what-if settings.
+    pub budget: super::budget::BudgetPanel,
 }
 
 impl Settings {
