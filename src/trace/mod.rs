@@ -3,10 +3,13 @@
 //!
 //! A trace channel is sampled at a fixed rate (sample `i` at `start_s + i / sample_rate_hz`), with NaN marking
 //! samples that are missing, so a gap keeps its exact length and nothing is invented. This module does file
-//! I/O but no UI and no async; `docs/btr-format.md` specifies the bytes.
+//! I/O but no UI and no async; `docs/btr-format.md` specifies the bytes. [`import`] brings in CSV, `.ppk2`
+//! and raw recordings from other tools, [`export`] writes CSV and Parquet.
 
 pub mod bench;
+pub mod export;
 pub mod format;
+pub mod import;
 pub mod reader;
 pub mod selection;
 pub mod summary;

@@ -170,11 +170,17 @@ pub struct TraceWriter {
 }
 
 impl TraceWriter {
-    /// Creates `path` (replacing it) and starts the disk thread.
+    /// Creates `path` (replacing it) and starts the disk thread; the file records the current time as its start.
     pub fn create(path: &Path) -> Result<Self, WriteError> {
-        let mut file = File::create(path).map_err(|source| WriteError::Create { path: path.to_path_buf(), source })?;
         let created_unix_ms =
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        Self::create_with_time(path, created_unix_ms)
+    }
+
+    /// [`TraceWriter::create`] with the start time given (ms since the Unix epoch): an import keeps the time
+    /// its source was recorded, and golden files come out byte for byte the same on every run.
+    pub fn create_with_time(path: &Path, created_unix_ms: u64) -> Result<Self, WriteError> {
+        let mut file = File::create(path).map_err(|source| WriteError::Create { path: path.to_path_buf(), source })?;
         file.write_all(&encode_file_header(created_unix_ms))
             .map_err(|source| WriteError::Create { path: path.to_path_buf(), source })?;
         let (jobs, receiver) = sync_channel(QUEUE_CHUNKS);
