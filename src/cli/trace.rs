@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use crate::trace::export::{ExportOptions, export as export_trace};
+use crate::trace::import::{CurrentUnit, ImportFormat, ImportOptions, TimeUnit, import_file};
 use crate::trace::{Stats, Trace};
 
 /// Options of `benchtop trace`.
@@ -23,6 +25,60 @@ pub enum TraceCommand {
     Stats(StatsArgs),
     /// Write the performance workload (a long recording) and time open, statistics and plot columns.
     Bench(BenchArgs),
+    /// Import a CSV (time and current columns), an nRF Connect Power Profiler .ppk2 or raw f32 samples.
+    Import(ImportArgs),
+    /// Export a recording, or a time range of it, to CSV or Parquet.
+    Export(ExportArgs),
+}
+
+/// Options of `benchtop trace import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import: .csv, .ppk2, or raw little-endian f32 amperes with --f32le.
+    pub input: PathBuf,
+    /// The trace to write (.btr); replaced only once the import succeeded.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Read the input as raw little-endian 32-bit floats in amperes (needs --rate).
+    #[arg(long, requires = "rate")]
+    pub f32le: bool,
+    /// Samples per second of a raw f32 input.
+    #[arg(long, requires = "f32le")]
+    pub rate: Option<f64>,
+    /// Unit of the CSV time column (s, ms, us, ns), overriding the header.
+    #[arg(long)]
+    pub time_unit: Option<TimeUnit>,
+    /// Unit of the CSV current column (A, mA, uA, nA), overriding the header.
+    #[arg(long)]
+    pub current_unit: Option<CurrentUnit>,
+    /// Channel to take from a Benchtop long-format CSV (default: the first one in a unit of current).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `benchtop trace export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The recording.
+    pub file: PathBuf,
+    /// The file to write: .csv or .parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Start, s since the recording started.
+    #[arg(long)]
+    pub from: Option<f64>,
+    /// End, s since the recording started.
+    #[arg(long)]
+    pub to: Option<f64>,
+    /// Channel to export (repeat for several; default: all).
+    #[arg(long)]
+    pub channel: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `benchtop trace stats`.
@@ -69,6 +125,8 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     match args.command {
         TraceCommand::Stats(args) => stats(args),
         TraceCommand::Bench(args) => bench(args),
+        TraceCommand::Import(args) => import(args),
+        TraceCommand::Export(args) => export(args),
     }
 }
 
@@ -213,6 +271,57 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "2,000 plot columns              {:.3} ms (worst zoom, median), {:.3} ms worst call",
         report.columns_worst_zoom_ms, report.columns_worst_ms
+    );
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let options = ImportOptions {
+        format: args.f32le.then_some(ImportFormat::F32le),
+        sample_rate_hz: args.rate,
+        time_unit: args.time_unit,
+        current_unit: args.current_unit,
+        channel: args.channel,
+    };
+    let summary = import_file(&args.input, &args.out, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    println!(
+        "imported {} ({}) into {}: {:.6} s",
+        summary.source_file, summary.imported_from, summary.out_file, summary.duration_s
+    );
+    for channel in &summary.channels {
+        let unit = if channel.unit.is_empty() { String::new() } else { format!(" ({})", channel.unit) };
+        println!(
+            "  {}{unit}: {} samples at {} Hz, {} missing",
+            channel.name, channel.samples, channel.sample_rate_hz, channel.missing_samples
+        );
+    }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let trace = Trace::open(&args.file)?;
+    let options = ExportOptions { from_s: args.from, to_s: args.to, channels: args.channel };
+    let summary = export_trace(&trace, &args.out, &options)?;
+    if !trace.report().finished {
+        eprintln!(
+            "note: {} was not finished (recording cut off); it was exported up to its last complete chunk",
+            args.file.display()
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    println!(
+        "exported {} rows ({} layout) of {} to {}",
+        summary.rows,
+        summary.layout.name(),
+        summary.channels.join(", "),
+        summary.out_file
     );
     Ok(())
 }

@@ -132,6 +132,12 @@ pub fn export(trace: &Trace, out: &Path, options: &ExportOptions) -> Result<Expo
         "parquet" | "pq" => true,
         _ => return Err(ExportError::UnknownFormat(out.to_path_buf())),
     };
+    if !super::import::folder_exists(out) {
+        return Err(ExportError::Write {
+            path: out.to_path_buf(),
+            reason: "its folder does not exist; create it or choose another --out".into(),
+        });
+    }
     let columns = select(trace, options)?;
     let layout = if columns.windows(2).all(|w| w[0].rate_hz == w[1].rate_hz && w[0].start_s == w[1].start_s) {
         Layout::Wide

@@ -199,12 +199,12 @@ pub struct ImportSummary {
 #[derive(Debug, Error)]
 pub enum ImportError {
     /// The input could not be read.
-    #[error("could not read the input ({source}); check the path: {path}")]
+    #[error("could not read the input ({reason}); check the path: {path}")]
     Read {
         /// The input.
         path: PathBuf,
-        /// The system's reason.
-        source: std::io::Error,
+        /// The system's reason (part of the message, not a chained cause, so the path stays last).
+        reason: std::io::Error,
     },
     /// A line of a CSV input is not usable.
     #[error("line {line}: {problem}: {path}")]
@@ -237,6 +237,12 @@ pub fn import_file(input: &Path, out: &Path, options: &ImportOptions) -> Result<
     {
         return Err(content("the output would replace the input; give --out another file name"));
     }
+    if !folder_exists(out) {
+        return Err(ImportError::Content {
+            path: out.to_path_buf(),
+            problem: "the folder for the output does not exist; create it or choose another --out".into(),
+        });
+    }
     let part = part_path(out);
     let format = options.format.unwrap_or_else(|| ImportFormat::detect(input));
     let result = match format {
@@ -266,6 +272,11 @@ pub fn import_file(input: &Path, out: &Path, options: &ImportOptions) -> Result<
     })
 }
 
+/// Whether the folder `path` would be created in exists (the current folder for a bare file name).
+pub(crate) fn folder_exists(path: &Path) -> bool {
+    path.parent().is_none_or(|dir| dir.as_os_str().is_empty() || dir.is_dir())
+}
+
 /// `OUT.part`: where an import writes until it is complete.
 fn part_path(out: &Path) -> PathBuf {
     let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
@@ -284,7 +295,7 @@ fn import_f32le(
         .sample_rate_hz
         .filter(|r| r.is_finite() && *r > 0.0)
         .ok_or_else(|| content("raw f32 samples carry no sample rate; give it with --rate HZ"))?;
-    let mut file = File::open(input).map_err(|source| ImportError::Read { path: input.to_path_buf(), source })?;
+    let mut file = File::open(input).map_err(|reason| ImportError::Read { path: input.to_path_buf(), reason })?;
     let mut out = Output::create(part, None)?;
     let ch = out.add_channel(ChannelDef {
         name: "current".into(),
@@ -296,7 +307,7 @@ fn import_f32le(
     let mut bytes = vec![0u8; PIECE_SAMPLES * 4];
     loop {
         let n = read_full(&mut file, &mut bytes)
-            .map_err(|source| ImportError::Read { path: input.to_path_buf(), source })?;
+            .map_err(|reason| ImportError::Read { path: input.to_path_buf(), reason })?;
         let whole = n - n % 4;
         for value in bytes[..whole].chunks_exact(4) {
             out.push(ch, f32::from_le_bytes([value[0], value[1], value[2], value[3]]))?;

@@ -345,7 +345,7 @@ fn split_name(name: &str) -> (String, Option<String>) {
 
 /// The delimiter of the file: whichever of `,` `;` and tab its first line has most of (`,` on a tie).
 fn sniff_delimiter(path: &Path) -> Result<u8, ImportError> {
-    let file = File::open(path).map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|reason| ImportError::Read { path: path.to_path_buf(), reason })?;
     let mut first = String::new();
     let _ = BufReader::new(file).read_line(&mut first);
     let count = |c: char| first.matches(c).count();
@@ -420,7 +420,7 @@ pub(super) fn import(
     options: &ImportOptions,
 ) -> Result<(&'static str, Vec<ImportedChannel>), ImportError> {
     let delimiter = sniff_delimiter(path)?;
-    let file = File::open(path).map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|reason| ImportError::Read { path: path.to_path_buf(), reason })?;
     let reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -74,7 +74,7 @@ fn parse_metadata(text: &[u8]) -> Result<Session, String> {
 /// Imports a `.ppk2` file into the trace at `part`.
 pub(super) fn import(path: &Path, part: &Path) -> Result<(&'static str, Vec<ImportedChannel>), ImportError> {
     let content = |problem: String| ImportError::Content { path: path.to_path_buf(), problem };
-    let read = |source| ImportError::Read { path: path.to_path_buf(), source };
+    let read = |reason| ImportError::Read { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(read)?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| {
         content(format!(

@@ -202,6 +202,9 @@ fn a_failed_import_leaves_no_part_file_and_keeps_the_old_trace() {
     assert!(!dir.path().join("out.btr.part").exists());
     let error = import_file(&out, &out, &ImportOptions::default()).unwrap_err().to_string();
     assert!(error.contains("would replace the input"), "{error}");
+    let nowhere = dir.path().join("no/such/folder/out.btr");
+    let error = import_file(&good, &nowhere, &ImportOptions::default()).unwrap_err().to_string();
+    assert!(error.starts_with("the folder for the output does not exist") && error.ends_with("out.btr"), "{error}");
 }
 
 #[test]
