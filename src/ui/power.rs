@@ -261,7 +261,7 @@ impl PowerView {
         let full = self.full_range(trace);
         let recording = !trace.report().finished;
         ui.horizontal(|ui| {
-            egui::ComboBox::from_id_salt("power-channel")
+            egui::ComboBox::from_label("Channel")
                 .selected_text(trace.channel(channel).map_or("-".into(), |c| format!("{} ({})", c.name, c.unit)))
                 .show_ui(ui, |ui| {
                     for (i, def) in trace.channels().enumerate() {
@@ -435,7 +435,8 @@ impl PowerView {
             Some(Ok(stats)) => stats_grid_ui(ui, &stats, self.compare_stats().as_ref()),
         }
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.export_input).desired_width(150.0));
+            let label = ui.label("To");
+            ui.add(egui::TextEdit::singleline(&mut self.export_input).desired_width(150.0)).labelled_by(label.id);
             if ui.add_enabled(self.marker_range().is_some(), egui::Button::new("Export selection")).clicked() {
                 self.export_selection();
             }
@@ -454,7 +455,9 @@ impl PowerView {
         ui.add_space(theme::SECTION_SPACING);
         ui.heading("Compare");
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.compare_input).hint_text("other.btr").desired_width(150.0));
+            let label = ui.label("With");
+            ui.add(egui::TextEdit::singleline(&mut self.compare_input).hint_text("other.btr").desired_width(150.0))
+                .labelled_by(label.id);
             if ui.button("Compare").clicked() {
                 match Trace::open(Path::new(self.compare_input.trim())) {
                     Ok(trace) => self.compare = Some(trace),
@@ -473,9 +476,8 @@ impl PowerView {
         let volt_channels: Vec<(usize, String)> =
             trace.channels().enumerate().filter(|(_, c)| c.unit == "V").map(|(i, c)| (i, c.name.clone())).collect();
         ui.horizontal(|ui| {
-            ui.label("Energy at");
             let mut choice = self.voltage_channel;
-            egui::ComboBox::from_id_salt("power-voltage")
+            egui::ComboBox::from_label("Energy at")
                 .selected_text(match choice.and_then(|i| trace.channel(i)) {
                     Some(c) => format!("measured {}", c.name),
                     None => "a set voltage".to_string(),

@@ -1,0 +1,78 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The Power view driven headless through egui_kittest: a recording opened from the command line, markers
+//! set from the view, exact statistics shown, states found and sent to the budget.
+
+use benchtop::trace::{ChannelDef, TraceWriter};
+use benchtop::ui::BenchtopApp;
+use benchtop::ui::app::View;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// 10 s at 1 kS/s: 1 mA, with 10 mA from 4 s to 6 s.
+fn write_trace(path: &std::path::Path) {
+    let mut writer = TraceWriter::create(path).unwrap();
+    let ch = writer
+        .add_channel(ChannelDef { name: "current".into(), unit: "A".into(), sample_rate_hz: 1000.0, start_s: 0.0 })
+        .unwrap();
+    let samples: Vec<f32> = (0..10_000).map(|i| if (4000..6000).contains(&i) { 0.010 } else { 0.001 }).collect();
+    writer.append(ch, &samples).unwrap();
+    writer.finish().unwrap();
+}
+
+#[test]
+fn markers_give_exact_statistics_and_states_go_to_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("burst.btr");
+    write_trace(&path);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let source = format!("file:{}", path.display());
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source));
+    harness.run_steps(3);
+    assert_eq!(harness.state().view(), View::Power);
+    assert_eq!(harness.state_mut().power().trace().unwrap().sample_count(0), 10_000);
+    harness.get_by_label("Set both markers to measure between them.");
+
+    // The whole trace is in view (0–10 s): markers go to 10 % and 90 % of it, 1 s and 9 s.
+    harness.get_by_label("Markers to view").click();
+    harness.run_steps(2);
+    let (a, b) = harness.state_mut().power().marker_range().unwrap();
+    assert!((a - 1.0).abs() < 1e-6 && (b - 9.0).abs() < 1e-6, "{a} {b}");
+    // 6 s at 1 mA and 2 s at 10 mA: mean 3.25 mA, charge 26 mC = 7.222 µAh, energy at 3.7 V 96.2 mJ.
+    harness.get_by_label("3.250 mA");
+    harness.get_by_label("26.000 mC");
+    harness.get_by_label("7.222222 µAh");
+    harness.get_by_label("96.200 mJ");
+
+    harness.get_by_label("Find states between markers").click();
+    harness.run_steps(2);
+    let found = harness.state_mut().power().states().map(|s| s.segmentation.names().to_vec()).unwrap();
+    assert_eq!(found, vec!["sleep".to_string(), "active".to_string()]);
+    harness.get_by_label("Use in budget").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view(), View::Budget);
+    let profile = harness.state().settings().budget.profile();
+    assert_eq!(profile.name, "burst");
+    // The profile's average is the trace's mean between the markers.
+    assert!((profile.avg_current_ma() - 3.25).abs() < 1e-3, "{}", profile.avg_current_ma());
+}
+
+#[test]
+fn a_file_that_is_not_a_trace_says_so_in_the_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.btr");
+    std::fs::write(&path, "not a trace").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let source = format!("file:{}", path.display());
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source));
+    harness.run_steps(3);
+    assert_eq!(harness.state().view(), View::Power);
+    assert!(harness.state_mut().power().trace().is_none());
+    let toast: Vec<String> = harness.state().toasts().map(str::to_string).collect();
+    assert!(toast.iter().any(|t| t.contains("is not a Benchtop trace")), "{toast:?}");
+}
