@@ -92,7 +92,10 @@ fn records_a_plotter_board_on_a_pty_by_label() {
 fn bad_outputs_fail_before_connecting() {
     let output = Command::new(BIN).args(["record", "sim", "--out", "/nonexistent-dir/x.csv"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("could not create /nonexistent-dir/x.csv"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("could not create the recording"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("/nonexistent-dir/x.csv"), "the path comes last: {stderr}");
+    assert_eq!(stderr.matches("No such file").count(), 1, "the cause once: {stderr}");
     let output = Command::new(BIN).args(["record", "sim", "--out", "x.xlsx"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot record to `x.xlsx`"));

@@ -27,12 +27,12 @@ use crate::model::live::{LiveDevice, Placed};
 #[derive(Debug, Error)]
 pub enum RecordError {
     /// The file could not be created.
-    #[error("could not create {path}: {source}. Check that the folder exists and is writable")]
+    #[error("could not create the recording ({error}); check that the folder exists and is writable: {path}")]
     Create {
         /// The file.
         path: PathBuf,
         /// The system's reason.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Writing failed part way (disk full, file system gone).
     #[error("could not write {path}: {reason}; the rows written so far are kept")]
@@ -108,7 +108,7 @@ impl Recorder {
         if extension != "csv" && extension != "parquet" {
             return Err(RecordError::UnknownFormat(path.display().to_string()));
         }
-        let file = File::create(path).map_err(|source| RecordError::Create { path: path.to_path_buf(), source })?;
+        let file = File::create(path).map_err(|error| RecordError::Create { path: path.to_path_buf(), error })?;
         let write_error = |reason: String| RecordError::Write { path: path.to_path_buf(), reason };
         let sink = if extension == "csv" {
             let mut writer = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));

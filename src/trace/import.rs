@@ -257,9 +257,9 @@ pub fn import_file(input: &Path, out: &Path, options: &ImportOptions) -> Result<
             return Err(error);
         }
     };
-    std::fs::rename(&part, out).map_err(|source| {
+    std::fs::rename(&part, out).map_err(|error| {
         let _ = std::fs::remove_file(&part);
-        WriteError::Create { path: out.to_path_buf(), source }
+        WriteError::Create { path: out.to_path_buf(), error }
     })?;
     let duration_s = channels.iter().map(|c| c.samples as f64 / c.sample_rate_hz).fold(0.0, f64::max);
     Ok(ImportSummary {

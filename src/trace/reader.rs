@@ -24,12 +24,12 @@ use super::summary::{Accumulator, Stats, Summary};
 #[derive(Debug, Error)]
 pub enum TraceError {
     /// The file could not be opened or read.
-    #[error("could not read {path}: {source}")]
+    #[error("could not read the trace ({error}): {path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The system's reason.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a recording.
     #[error("{path} is not a Benchtop trace (.btr): {reason}")]
@@ -122,7 +122,7 @@ pub struct Trace {
 impl Trace {
     /// Opens a recording, finished or not.
     pub fn open(path: &Path) -> Result<Self, TraceError> {
-        let io = |source| TraceError::Io { path: path.to_path_buf(), source };
+        let io = |error| TraceError::Io { path: path.to_path_buf(), error };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let mut header_bytes = [0u8; FILE_HEADER_LEN];
@@ -417,8 +417,8 @@ impl Trace {
         Ok(Columns { start, width, summaries })
     }
 
-    fn io(&self, source: std::io::Error) -> TraceError {
-        TraceError::Io { path: self.path.clone(), source }
+    fn io(&self, error: std::io::Error) -> TraceError {
+        TraceError::Io { path: self.path.clone(), error }
     }
 
     /// Opens through the trailer and index; false if the file has none (it was not finished).

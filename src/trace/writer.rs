@@ -39,12 +39,12 @@ const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Error)]
 pub enum WriteError {
     /// The file could not be created.
-    #[error("could not create {path}: {source}. Check that the folder exists and is writable")]
+    #[error("could not create the recording ({error}); check that the folder exists and is writable: {path}")]
     Create {
         /// The file.
         path: PathBuf,
         /// The system's reason.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Writing failed part way; what was written before stays readable.
     #[error("could not write {path}: {reason}; the samples written before stay readable")]
@@ -180,9 +180,9 @@ impl TraceWriter {
     /// [`TraceWriter::create`] with the start time given (ms since the Unix epoch): an import keeps the time
     /// its source was recorded, and golden files come out byte for byte the same on every run.
     pub fn create_with_time(path: &Path, created_unix_ms: u64) -> Result<Self, WriteError> {
-        let mut file = File::create(path).map_err(|source| WriteError::Create { path: path.to_path_buf(), source })?;
+        let mut file = File::create(path).map_err(|error| WriteError::Create { path: path.to_path_buf(), error })?;
         file.write_all(&encode_file_header(created_unix_ms))
-            .map_err(|source| WriteError::Create { path: path.to_path_buf(), source })?;
+            .map_err(|error| WriteError::Create { path: path.to_path_buf(), error })?;
         let (jobs, receiver) = sync_channel(QUEUE_CHUNKS);
         let (spare_tx, spare) = sync_channel(QUEUE_CHUNKS);
         let failure = Arc::new(Mutex::new(None));
@@ -190,7 +190,7 @@ impl TraceWriter {
         let thread = std::thread::Builder::new()
             .name("benchtop-trace-disk".into())
             .spawn(move || disk_loop(file, receiver, spare_tx, thread_failure))
-            .map_err(|source| WriteError::Create { path: path.to_path_buf(), source })?;
+            .map_err(|error| WriteError::Create { path: path.to_path_buf(), error })?;
         Ok(Self {
             path: path.to_path_buf(),
             channels: Vec::new(),
