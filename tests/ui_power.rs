@@ -76,3 +76,40 @@ fn a_file_that_is_not_a_trace_says_so_in_the_view() {
     let toast: Vec<String> = harness.state().toasts().map(str::to_string).collect();
     assert!(toast.iter().any(|t| t.contains("is not a Benchtop trace")), "{toast:?}");
 }
+
+#[test]
+fn a_csv_typed_in_the_open_box_is_imported_beside_it_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bench capture.csv");
+    let mut text = String::from("time_s,current_a\n");
+    for i in 0..1000 {
+        text.push_str(&format!("{:.3},{}\n", i as f64 * 1e-3, if i < 500 { 0.002 } else { 0.004 }));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=3"));
+    harness.run_steps(2);
+    harness.get_by_label("Power").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view(), View::Power);
+    let input = || (eframe::egui::accesskit::Role::TextInput, "Trace");
+    harness.get_by_role_and_label(input().0, input().1).click();
+    harness.run_steps(2);
+    harness.get_by_role_and_label(input().0, input().1).type_text(&csv.display().to_string());
+    harness.run_steps(1);
+    harness.get_by_label("Open trace").click();
+    let started = std::time::Instant::now();
+    while harness.state_mut().power().trace().is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", harness.state_mut().power().message());
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let trace = harness.state_mut().power().trace().unwrap();
+    assert_eq!(trace.sample_count(0), 1000);
+    assert_eq!(trace.path(), dir.path().join("bench capture.btr"));
+    let stats = trace.stats(0, 0, 1000).unwrap();
+    assert!((stats.mean - 0.003).abs() < 1e-9, "{stats:?}");
+}

@@ -103,7 +103,8 @@ impl BenchtopApp {
     /// Opens another device and shows it; a `.btr` trace opens in the Power view instead.
     pub fn connect(&mut self, source: &str) {
         let trace_path = source.strip_prefix("file:").unwrap_or(source);
-        if trace_path.to_ascii_lowercase().ends_with(".btr") {
+        let lower = trace_path.to_ascii_lowercase();
+        if lower.ends_with(".btr") || lower.ends_with(".ppk2") {
             self.open_trace(std::path::Path::new(trace_path));
             return;
         }
@@ -134,10 +135,10 @@ impl BenchtopApp {
         self.settings.remember(source);
     }
 
-    /// Shows a `.btr` trace in the Power view.
+    /// Shows a `.btr` trace in the Power view (a `.ppk2` is imported first).
     pub fn open_trace(&mut self, path: &std::path::Path) {
         self.view = View::Power;
-        match self.power.open(path) {
+        match self.power.open_any(path) {
             Ok(()) => self.settings.remember(&format!("file:{}", path.display())),
             Err(error) => self.toasts.push(Level::Error, error),
         }

@@ -22,6 +22,8 @@ use crate::trace::selection::{SelectionStats, Voltage, selection_stats, window_m
 const REFRESH_INTERVAL: Duration = Duration::from_millis(250);
 /// Windows a selection is cut into for finding states.
 const SEGMENT_WINDOWS: usize = 20_000;
+/// Longest the view waits for a recording or an import to produce its file.
+const PENDING_LIMIT: Duration = Duration::from_secs(120);
 /// Width of the markers/states column, points.
 const SIDE_WIDTH: f32 = 340.0;
 /// Currents below this are drawn at this level on the log scale, A.
@@ -70,6 +72,8 @@ pub struct PowerView {
     pub export_input: String,
     message: Option<(bool, String)>,
     last_refresh: Instant,
+    /// Set by an import thread that failed.
+    import_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Default for PowerView {
@@ -92,11 +96,40 @@ impl Default for PowerView {
             export_input: "selection.csv".into(),
             message: None,
             last_refresh: Instant::now(),
+            import_failure: Default::default(),
         }
     }
 }
 
 impl PowerView {
+    /// Opens a `.btr` trace, or imports a CSV, `.ppk2` or raw file into a `.btr` beside it (on a thread) and
+    /// opens that once it is written.
+    pub fn open_any(&mut self, path: &Path) -> Result<(), String> {
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if extension == "btr" {
+            return self.open(path);
+        }
+        if !path.exists() {
+            return Err(format!("there is no such file: {}", path.display()));
+        }
+        let target = free_trace_path(path);
+        let (input, out) = (path.to_path_buf(), target.clone());
+        let failure = self.import_failure.clone();
+        std::thread::Builder::new()
+            .name("benchtop-import".into())
+            .spawn(move || {
+                if let Err(error) = crate::trace::import::import_file(&input, &out, &Default::default())
+                    && let Ok(mut slot) = failure.lock()
+                {
+                    *slot = Some(error.to_string());
+                }
+            })
+            .map_err(|e| format!("could not start the import: {e}"))?;
+        self.message = Some((false, format!("Importing {} into {}", path.display(), target.display())));
+        self.pending = Some((target, Instant::now()));
+        Ok(())
+    }
+
     /// Opens `path` and shows all of it.
     pub fn open(&mut self, path: &Path) -> Result<(), String> {
         let trace = Trace::open(path).map_err(|e| e.to_string())?;
@@ -171,10 +204,14 @@ impl PowerView {
     }
 
     fn poll_files(&mut self) {
+        if let Some(error) = self.import_failure.lock().ok().and_then(|mut slot| slot.take()) {
+            self.pending = None;
+            self.message = Some((true, format!("Import failed: {error}")));
+        }
         if let Some((path, since)) = self.pending.clone() {
             if path.exists() && self.open(&path).is_ok() {
                 self.pending = None;
-            } else if since.elapsed() > Duration::from_secs(10) {
+            } else if since.elapsed() > PENDING_LIMIT {
                 self.pending = None;
                 self.message = Some((true, format!("The recording did not start: {} never appeared", path.display())));
             }
@@ -239,13 +276,15 @@ impl PowerView {
 
     fn open_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label("Trace");
-            let edit = ui
-                .add(egui::TextEdit::singleline(&mut self.path_input).hint_text("recording.btr").desired_width(320.0));
+            let label = ui.label("Trace");
+            let field = egui::TextEdit::singleline(&mut self.path_input)
+                .hint_text("recording.btr, capture.csv, session.ppk2")
+                .desired_width(320.0);
+            let edit = ui.add(field).labelled_by(label.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.button("Open").clicked() || enter {
+            if ui.button("Open trace").clicked() || enter {
                 let path = PathBuf::from(self.path_input.trim());
-                if let Err(error) = self.open(&path) {
+                if let Err(error) = self.open_any(&path) {
                     self.message = Some((true, error));
                 }
             }
@@ -620,4 +659,14 @@ pub fn export_selection(trace: &Trace, channel: usize, from_s: f64, to_s: f64, o
     let recorded = crate::io::replay::RecordedChannel { name: def.name.clone(), unit: def.unit.clone(), points };
     let summary = crate::io::recorder::export(out, &[recorded]).map_err(|e| e.to_string())?;
     Ok(summary.samples)
+}
+
+/// `input` with the `.btr` extension, numbered (`name-2.btr`…) if that file exists already.
+fn free_trace_path(input: &Path) -> PathBuf {
+    let first = input.with_extension("btr");
+    if !first.exists() {
+        return first;
+    }
+    let stem = input.file_stem().map_or_else(|| "trace".into(), |s| s.to_string_lossy().into_owned());
+    (2..).map(|n| input.with_file_name(format!("{stem}-{n}.btr"))).find(|p| !p.exists()).unwrap_or(first)
 }
