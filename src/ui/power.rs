@@ -342,7 +342,7 @@ impl PowerView {
             .allow_scroll([true, false])
             .allow_drag([true, false])
             .allow_double_click_reset(false)
-            .x_axis_formatter(|mark, _| format!("{:.6} s", mark.value).trim_end_matches('0').to_string())
+            .x_axis_formatter(|mark, _| format_trace_time(mark.value, mark.step_size))
             .y_axis_formatter(move |mark, _| {
                 let v = if log_scale { 10f64.powf(mark.value) } else { mark.value };
                 si(v, &y_unit)
@@ -441,10 +441,17 @@ impl PowerView {
         ui.heading("Markers");
         ui.horizontal(|ui| {
             for (i, label) in ["A", "B"].iter().enumerate() {
-                ui.label(*label);
-                let mut t = self.markers[i].unwrap_or(0.0);
-                if ui.add(egui::DragValue::new(&mut t).speed(0.001).suffix(" s").max_decimals(6)).changed() {
-                    self.markers[i] = Some(t);
+                let name = ui.label(*label);
+                match self.markers[i] {
+                    Some(mut t) => {
+                        let drag = egui::DragValue::new(&mut t).speed(0.001).suffix(" s").max_decimals(9);
+                        if ui.add(drag).labelled_by(name.id).changed() {
+                            self.markers[i] = Some(t);
+                        }
+                    }
+                    None => {
+                        ui.label(RichText::new("not set").color(theme::MUTED));
+                    }
                 }
             }
         });
@@ -669,4 +676,41 @@ fn free_trace_path(input: &Path) -> PathBuf {
     }
     let stem = input.file_stem().map_or_else(|| "trace".into(), |s| s.to_string_lossy().into_owned());
     (2..).map(|n| input.with_file_name(format!("{stem}-{n}.btr"))).find(|p| !p.exists()).unwrap_or(first)
+}
+
+/// A time axis label with as many decimals as the grid step needs (down to nanoseconds): `12.5 s`,
+/// `12.000250 s`, `2:05.5` past a minute.
+pub fn format_trace_time(t_s: f64, step_s: f64) -> String {
+    let decimals = (-step_s.abs().max(1e-9).log10().floor()).clamp(0.0, 9.0) as usize;
+    if t_s.abs() < 60.0 {
+        format!("{t_s:.decimals$} s")
+    } else {
+        let minutes = (t_s / 60.0).floor();
+        let seconds = t_s - minutes * 60.0;
+        let width = if decimals == 0 { 2 } else { decimals + 3 };
+        format!("{minutes}:{seconds:0width$.decimals$}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_labels_keep_the_decimals_the_zoom_needs() {
+        assert_eq!(format_trace_time(12.5, 0.5), "12.5 s");
+        assert_eq!(format_trace_time(12.00025, 0.00005), "12.00025 s");
+        assert_eq!(format_trace_time(3.0, 10.0), "3 s");
+        assert_eq!(format_trace_time(125.5, 0.1), "2:05.5");
+        assert_eq!(format_trace_time(125.0, 10.0), "2:05");
+    }
+
+    #[test]
+    fn an_import_never_overwrites_a_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("run.csv");
+        assert_eq!(free_trace_path(&input), dir.path().join("run.btr"));
+        std::fs::write(dir.path().join("run.btr"), b"").unwrap();
+        assert_eq!(free_trace_path(&input), dir.path().join("run-2.btr"));
+    }
 }
