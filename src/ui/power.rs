@@ -24,6 +24,10 @@ const REFRESH_INTERVAL: Duration = Duration::from_millis(250);
 const SEGMENT_WINDOWS: usize = 20_000;
 /// Longest the view waits for a recording or an import to produce its file.
 const PENDING_LIMIT: Duration = Duration::from_secs(120);
+/// Height of the logic-line strip under the current, points.
+const LOGIC_HEIGHT: f32 = 130.0;
+/// Vertical distance between two logic lines in the strip.
+const LOGIC_PITCH: f64 = 1.5;
 /// Width of the markers/states column, points.
 const SIDE_WIDTH: f32 = 340.0;
 /// Currents below this are drawn at this level on the log scale, A.
@@ -334,9 +338,13 @@ impl PowerView {
         let mut visible = None;
         let mut failure = None;
         let y_unit = unit.clone();
+        let logic = logic_channels(trace);
+        let logic_height = if logic.is_empty() { 0.0 } else { LOGIC_HEIGHT };
         let plot = Plot::new("power-plot")
             .width(ui.available_width())
-            .height(ui.available_height())
+            .height((ui.available_height() - logic_height).max(120.0))
+            .link_axis(egui::Id::unique("benchtop-power-x"), [true, false])
+            .link_cursor(egui::Id::unique("benchtop-power-x"), [true, false])
             .legend(Legend::default())
             .allow_zoom([true, false])
             .allow_scroll([true, false])
@@ -429,6 +437,12 @@ impl PowerView {
             if r.secondary_clicked() {
                 self.markers[1] = Some(t);
             }
+        }
+        if !logic.is_empty()
+            && let Some((t0, t1)) = visible
+            && let Err(error) = logic_ui(ui, trace, &logic, t0, t1)
+        {
+            failure = Some(error);
         }
         self.visible = visible;
         if let Some(error) = failure {
@@ -713,4 +727,62 @@ mod tests {
         std::fs::write(dir.path().join("run.btr"), b"").unwrap();
         assert_eq!(free_trace_path(&input), dir.path().join("run-2.btr"));
     }
+}
+
+/// Channels named `D0`…`D7` without a unit: a PPK2's logic inputs.
+fn logic_channels(trace: &Trace) -> Vec<(usize, usize)> {
+    trace
+        .channels()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let bit = c.name.strip_prefix('D')?.parse::<usize>().ok()?;
+            (c.unit.is_empty() && bit < 8).then_some((i, bit))
+        })
+        .collect()
+}
+
+/// The logic lines as a strip under the current plot, on the same time axis: each line's min and max per
+/// pixel column, so a line that toggles within a column shows as a bar rather than vanishing.
+fn logic_ui(ui: &mut egui::Ui, trace: &Trace, logic: &[(usize, usize)], t0: f64, t1: f64) -> Result<(), String> {
+    let mut failure = None;
+    Plot::new("power-logic")
+        .width(ui.available_width())
+        .height(LOGIC_HEIGHT)
+        .link_axis(egui::Id::unique("benchtop-power-x"), [true, false])
+        .link_cursor(egui::Id::unique("benchtop-power-x"), [true, false])
+        .allow_zoom([true, false])
+        .allow_scroll([true, false])
+        .allow_drag([true, false])
+        .show_axes([false, true])
+        .y_axis_min_width(80.0)
+        .y_axis_formatter(|mark, _| {
+            let line = (mark.value / LOGIC_PITCH).round();
+            let on_line = (mark.value - line * LOGIC_PITCH).abs() < 0.01;
+            if on_line && (0.0..8.0).contains(&line) { format!("D{line}") } else { String::new() }
+        })
+        .show(ui, |plot_ui| {
+            plot_ui.set_plot_bounds_y(-0.3..=(8.0 * LOGIC_PITCH));
+            let px = plot_ui.transform().frame().width().max(1.0) as usize;
+            for &(channel, bit) in logic {
+                let base = bit as f64 * LOGIC_PITCH;
+                let (i0, i1) = (trace.index_at(channel, t0), trace.index_at(channel, t1));
+                match trace.columns(channel, i0, i1, px) {
+                    Ok(columns) => {
+                        let mut points = Vec::with_capacity(columns.summaries.len() * 2);
+                        for (c, s) in columns.summaries.iter().enumerate() {
+                            if s.count == 0 {
+                                continue;
+                            }
+                            let t = trace.time_of(channel, columns.start + (c as f64 + 0.5) * columns.width);
+                            points.push([t, base + f64::from(s.min)]);
+                            points.push([t, base + f64::from(s.max)]);
+                        }
+                        let color = theme::SERIES[bit % theme::SERIES.len()];
+                        plot_ui.line(Line::new(format!("D{bit}"), PlotPoints::new(points)).color(color).width(1.0));
+                    }
+                    Err(error) => failure = Some(error.to_string()),
+                }
+            }
+        });
+    failure.map_or(Ok(()), Err)
 }
