@@ -706,29 +706,6 @@ pub fn format_trace_time(t_s: f64, step_s: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn axis_labels_keep_the_decimals_the_zoom_needs() {
-        assert_eq!(format_trace_time(12.5, 0.5), "12.5 s");
-        assert_eq!(format_trace_time(12.00025, 0.00005), "12.00025 s");
-        assert_eq!(format_trace_time(3.0, 10.0), "3 s");
-        assert_eq!(format_trace_time(125.5, 0.1), "2:05.5");
-        assert_eq!(format_trace_time(125.0, 10.0), "2:05");
-    }
-
-    #[test]
-    fn an_import_never_overwrites_a_trace() {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("run.csv");
-        assert_eq!(free_trace_path(&input), dir.path().join("run.btr"));
-        std::fs::write(dir.path().join("run.btr"), b"").unwrap();
-        assert_eq!(free_trace_path(&input), dir.path().join("run-2.btr"));
-    }
-}
-
 /// Channels named `D0`…`D7` without a unit: a PPK2's logic inputs.
 fn logic_channels(trace: &Trace) -> Vec<(usize, usize)> {
     trace
@@ -785,4 +762,27 @@ fn logic_ui(ui: &mut egui::Ui, trace: &Trace, logic: &[(usize, usize)], t0: f64,
             }
         });
     failure.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_labels_keep_the_decimals_the_zoom_needs() {
+        assert_eq!(format_trace_time(12.5, 0.5), "12.5 s");
+        assert_eq!(format_trace_time(12.00025, 0.00005), "12.00025 s");
+        assert_eq!(format_trace_time(3.0, 10.0), "3 s");
+        assert_eq!(format_trace_time(125.5, 0.1), "2:05.5");
+        assert_eq!(format_trace_time(125.0, 10.0), "2:05");
+    }
+
+    #[test]
+    fn an_import_never_overwrites_a_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("run.csv");
+        assert_eq!(free_trace_path(&input), dir.path().join("run.btr"));
+        std::fs::write(dir.path().join("run.btr"), b"").unwrap();
+        assert_eq!(free_trace_path(&input), dir.path().join("run-2.btr"));
+    }
 }
