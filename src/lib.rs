@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod io;
 pub mod model;
+pub mod ppk2;
 pub mod sim;
 pub mod trace;
 pub mod ui;
