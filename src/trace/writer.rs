@@ -416,6 +416,23 @@ impl TraceWriter {
     }
 }
 
+impl Drop for TraceWriter {
+    /// A writer dropped without [`TraceWriter::finish`] (an error path) still hands its samples to the disk
+    /// and waits for them to be written; the file has no index and opens through recovery.
+    fn drop(&mut self) {
+        if self.disk.is_none() {
+            return;
+        }
+        for channel in 0..self.channels.len() {
+            let _ = self.emit_samples(channel);
+        }
+        if let Some(disk) = self.disk.take() {
+            drop(disk.jobs);
+            let _ = disk.thread.join();
+        }
+    }
+}
+
 impl ChannelWriter {
     /// Folds samples (already counted in `self.samples`) into the level-0 block and the levels above.
     fn summarise(&mut self, mut samples: &[f32]) {
