@@ -7,6 +7,7 @@ mod airtime;
 pub mod budget;
 mod info;
 mod record;
+mod record_ppk2;
 mod sim;
 pub mod trace;
 

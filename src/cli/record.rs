@@ -15,7 +15,7 @@ use crate::model::source::Source;
 /// Options of `benchtop record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT.
+    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT, ppk2:auto, ppk2:PATH.
     pub source: String,
     /// How long to record, e.g. 10s, 2min.
     #[arg(long, default_value = "10s")]
@@ -27,11 +27,29 @@ pub struct RecordArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+    /// PPK2 only: ampere (measure a supply outside) or source (the PPK2 powers the device).
+    #[arg(long, value_name = "ampere|source")]
+    pub mode: Option<String>,
+    /// PPK2 only: the regulator voltage in source mode, mV (800–5000).
+    #[arg(long, value_name = "MV")]
+    pub voltage_mv: Option<u16>,
+    /// PPK2 only: also record `current_filtered`, the range-switch spike filter's output.
+    #[arg(long)]
+    pub spike_filter: bool,
 }
 
 /// Runs `benchtop record`.
 pub async fn run(args: RecordArgs) -> anyhow::Result<()> {
     let source = Source::parse(&args.source)?;
+    if let Source::Other { kind: "ppk2", target } = &source {
+        let target = target.clone();
+        return tokio::task::spawn_blocking(move || super::record_ppk2::run(&args, &target))
+            .await
+            .context("the PPK2 recording stopped unexpectedly")?;
+    }
+    if args.mode.is_some() || args.voltage_mv.is_some() || args.spike_filter {
+        anyhow::bail!("--mode, --voltage-mv and --spike-filter are for PPK2 sources (ppk2:auto or ppk2:PATH)");
+    }
     let mut recorder = Recorder::create(&args.out)?;
     let opened = Board::open(&source, SessionOptions::default(), 65_536)
         .await

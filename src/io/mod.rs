@@ -6,6 +6,8 @@ pub mod board;
 pub mod device_task;
 pub mod link;
 pub mod ports;
+pub mod ppk2;
+pub mod ppk2_trace;
 pub mod recorder;
 pub mod replay;
 pub mod session;
