@@ -108,6 +108,17 @@ impl BenchtopApp {
             self.open_trace(std::path::Path::new(trace_path));
             return;
         }
+        if let Some(target) = source.strip_prefix("ppk2:") {
+            self.view = View::Power;
+            match self.power.ppk2_form.set_from_target(target) {
+                Ok(()) => {
+                    self.power.start_ppk2();
+                    self.settings.remember(source);
+                }
+                Err(error) => self.toasts.push(Level::Error, error),
+            }
+            return;
+        }
         let id = self.next_id;
         self.next_id += 1;
         let (commands, command_rx) = mpsc::channel(16);
@@ -223,7 +234,7 @@ impl BenchtopApp {
         {
             ui.horizontal(|ui| {
                 if let Some(path) = device.recording.clone() {
-                    ui.colored_label(theme::ERROR, format!("● recording {}", path.display()));
+                    ui.colored_label(theme::ERROR, format!("Recording {}", path.display()));
                     if ui.button("Stop recording").clicked() {
                         device.toggle_recording(path);
                     }

@@ -7,6 +7,7 @@ pub mod console;
 pub mod devices;
 pub mod plot;
 pub mod power;
+pub mod ppk2_live;
 pub mod settings;
 pub mod theme;
 pub mod toasts;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
+use super::ppk2_live::{Ppk2Form, Ppk2Live};
 use super::theme;
 use crate::cli::trace::si;
 use crate::model::budget::{Profile, SegmentOptions, Segmentation, segment};
@@ -78,6 +79,12 @@ pub struct PowerView {
     last_refresh: Instant,
     /// Set by an import thread that failed.
     import_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The PPK2 form's inputs.
+    pub ppk2_form: Ppk2Form,
+    /// Where PPK2 recordings are written (the working folder by default).
+    pub record_dir: PathBuf,
+    /// A PPK2 session recording into the trace shown.
+    ppk2: Option<Ppk2Live>,
 }
 
 impl Default for PowerView {
@@ -101,6 +108,9 @@ impl Default for PowerView {
             message: None,
             last_refresh: Instant::now(),
             import_failure: Default::default(),
+            ppk2_form: Ppk2Form::default(),
+            record_dir: PathBuf::from("."),
+            ppk2: None,
         }
     }
 }
@@ -139,6 +149,9 @@ impl PowerView {
         let trace = Trace::open(path).map_err(|e| e.to_string())?;
         self.channel = trace.channels().position(|c| c.unit == "A").unwrap_or(0);
         self.voltage_channel = None;
+        if let Some(voltage_v) = trace.meta().get("voltage_v").and_then(serde_json::Value::as_f64) {
+            self.voltage_v = voltage_v;
+        }
         self.markers = [None, None];
         self.states = None;
         self.follow = !trace.report().finished;
@@ -153,6 +166,24 @@ impl PowerView {
     /// Shows `path` as soon as it exists: a recording that was just started.
     pub fn open_when_ready(&mut self, path: PathBuf) {
         self.pending = Some((path, Instant::now()));
+    }
+
+    /// Starts recording a PPK2 into a new trace in [`PowerView::record_dir`] and shows it as it grows.
+    pub fn start_ppk2(&mut self) {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let path = self.record_dir.join(format!("benchtop-ppk2-{stamp}.btr"));
+        match Ppk2Live::start(self.ppk2_form.options(), self.ppk2_form.spike_filter, path.clone()) {
+            Ok(live) => {
+                self.ppk2 = Some(live);
+                self.open_when_ready(path);
+            }
+            Err(error) => self.message = Some((true, error)),
+        }
+    }
+
+    /// The PPK2 session, if one was started.
+    pub fn ppk2(&self) -> Option<&Ppk2Live> {
+        self.ppk2.as_ref()
     }
 
     /// The open trace.
@@ -247,6 +278,20 @@ impl PowerView {
             ui.ctx().request_repaint_after(REFRESH_INTERVAL);
         }
         self.open_bar_ui(ui);
+        match self.ppk2.as_mut() {
+            Some(live) if !live.status().ended => {
+                live.ui(ui);
+                ui.ctx().request_repaint_after(REFRESH_INTERVAL);
+            }
+            _ => {
+                if let Some(live) = self.ppk2.as_mut() {
+                    live.ui(ui);
+                }
+                if self.ppk2_form.ui(ui) {
+                    self.start_ppk2();
+                }
+            }
+        }
         if let Some((error, text)) = &self.message {
             ui.colored_label(if *error { theme::ERROR } else { theme::PENDING }, text);
         }
