@@ -158,6 +158,18 @@ fn a_ppk2_started_from_the_power_view_records_and_shows_current_and_logic_live()
     let names: Vec<String> = trace.channels().map(|c| c.name.clone()).collect();
     assert_eq!(&names[..3], ["current", "D0", "D1"]);
     assert!(!trace.report().finished, "still recording");
+    // Switching the device under test off: the PPK2 then measures nothing flowing.
+    harness.get_by_label("Device power off").click();
+    harness.run_steps(1);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    harness.run_steps(1);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    harness.run_steps(2);
+    harness.get_by_label("Device power on");
+    let trace = harness.state_mut().power().trace().unwrap();
+    let n = trace.sample_count(0);
+    let tail = trace.stats(0, n - 5_000, n).unwrap();
+    assert!(tail.max.abs() < 1e-6, "the last 50 ms read no current: {tail:?}");
     harness.get_by_label("Stop PPK2").click();
     harness.run_steps(2);
     let status = harness.state_mut().power().ppk2().unwrap().status();

@@ -254,6 +254,8 @@ impl Ppk2Stream {
         for command in crate::ppk2::mode_switch(options.mode) {
             send(port.as_mut(), &path, &command)?;
         }
+        // Measuring means the device under test is on: in source mode the switch leaves its power off.
+        send(port.as_mut(), &path, &Command::DutPower(true))?;
         let decoder = Decoder::new(crate::ppk2::Converter::new(&metadata.calibration, metadata.vdd_mv));
         let reader = port.try_clone().map_err(|e| Ppk2Error::Open { path: path.clone(), reason: e.to_string() })?;
         send(port.as_mut(), &path, &Command::Start)?;

@@ -1,6 +1,8 @@
 //! Writing a PPK2's decoded stream to a `.btr` trace: `current` in amperes at 100 kS/s, the logic inputs
-//! `D0`…`D7` (0 or 1) beside it on the same time base, and optionally `current_filtered`, the spike filter's
-//! output, next to the raw series it never replaces.
+//! `D0`…`D7` (0 or 1) beside it on the same time base, `range` (the measurement range 0–4 each sample was
+//! taken in; 5–7 mark words with an invalid range, whose current is NaN), `over_range` (1 where the ADC was
+//! pinned at full scale: the current shown there is a floor, not a reading), and optionally
+//! `current_filtered`, the spike filter's output, next to the raw series it never replaces.
 //!
 //! Lost samples arrive from the decoder as gap samples and are written as NaN in every channel, so a gap has
 //! its exact length everywhere. The decoder's counts (lost samples, resyncs, discarded bytes) go into the
@@ -11,7 +13,7 @@ use std::time::Instant;
 
 use super::ppk2::SAMPLE_RATE_HZ;
 use super::trace_sink::FLUSH_INTERVAL;
-use crate::ppk2::{Block, DecodeStats, GAP, Metadata, SpikeFilter};
+use crate::ppk2::{Block, DecodeStats, GAP, Metadata, OVER_RANGE, SpikeFilter};
 use crate::trace::{ChannelDef, TraceWriter, WriteError};
 
 /// A PPK2 recording being written.
@@ -19,6 +21,8 @@ pub struct Ppk2TraceSink {
     writer: TraceWriter,
     current: usize,
     logic: [usize; 8],
+    range: usize,
+    over_range: usize,
     filtered: Option<(usize, SpikeFilter)>,
     last_flush: Instant,
     scratch: Vec<f32>,
@@ -41,6 +45,8 @@ impl Ppk2TraceSink {
         for (bit, slot) in logic.iter_mut().enumerate() {
             *slot = writer.add_channel(def(&format!("D{bit}"), ""))?;
         }
+        let range = writer.add_channel(def("range", ""))?;
+        let over_range = writer.add_channel(def("over_range", ""))?;
         let filtered = if spike_filter {
             Some((writer.add_channel(def("current_filtered", "A"))?, SpikeFilter::default()))
         } else {
@@ -52,7 +58,17 @@ impl Ppk2TraceSink {
             "ppk2",
             serde_json::json!({ "hardware": metadata.hardware, "vdd_mv": metadata.vdd_mv, "calibrated": metadata.calibrated }),
         )?;
-        Ok(Self { writer, current, logic, filtered, last_flush: Instant::now(), scratch: Vec::new(), samples: 0 })
+        Ok(Self {
+            writer,
+            current,
+            logic,
+            range,
+            over_range,
+            filtered,
+            last_flush: Instant::now(),
+            scratch: Vec::new(),
+            samples: 0,
+        })
     }
 
     /// Appends a decoded block to every channel.
@@ -69,6 +85,26 @@ impl Ppk2TraceSink {
             );
             self.writer.append(channel, &self.scratch)?;
         }
+        self.scratch.clear();
+        self.scratch.extend(
+            block.range.iter().zip(&block.flags).map(
+                |(&range, &flags)| {
+                    if flags & GAP != 0 { f32::NAN } else { f32::from(range) }
+                },
+            ),
+        );
+        self.writer.append(self.range, &self.scratch)?;
+        self.scratch.clear();
+        self.scratch.extend(block.flags.iter().map(|&flags| {
+            if flags & GAP != 0 {
+                f32::NAN
+            } else if flags & OVER_RANGE != 0 {
+                1.0
+            } else {
+                0.0
+            }
+        }));
+        self.writer.append(self.over_range, &self.scratch)?;
         if let Some((channel, filter)) = self.filtered.as_mut() {
             self.scratch.clear();
             self.scratch.extend(

@@ -7,6 +7,12 @@ use eframe::egui::{self, RichText};
 use super::devices::{DeviceEntry, DeviceState};
 use super::theme;
 use crate::io::ports::PortInfo;
+use crate::io::ppk2::{PPK2_PID, PPK2_VID};
+
+/// Whether a port is a Nordic PPK2's.
+pub fn is_ppk2(port: &PortInfo) -> bool {
+    port.vid == Some(PPK2_VID) && port.pid == Some(PPK2_PID)
+}
 
 /// Baud rates offered.
 pub const BAUD_RATES: [u32; 9] = [9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600, 1_000_000];
@@ -121,6 +127,14 @@ pub fn connections_ui(
     }
     for port in ports {
         ui.horizontal(|ui| {
+            if is_ppk2(port) {
+                // A PPK2 is a current meter, not a board: it opens in the Power view.
+                if ui.button("Measure").on_hover_text("Nordic PPK2: record and show its current").clicked() {
+                    actions.push(Action::Connect(format!("ppk2:{}", port.path)));
+                }
+                ui.label(format!("PPK2 · {}", port.describe()));
+                return;
+            }
             if ui.button("Connect").on_hover_text(port.describe()).clicked() {
                 actions.push(Action::Connect(form.serial_source(&port.path)));
             }

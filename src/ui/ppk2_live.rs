@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use eframe::egui::{self, RichText};
 use super::theme;
 use crate::io::ppk2::{Ppk2Event, Ppk2Options, Ppk2Stream};
 use crate::io::ppk2_trace::Ppk2TraceSink;
-use crate::ppk2::{DecodeStats, Mode};
+use crate::ppk2::{Command, DecodeStats, Mode};
 
 /// What the session thread reports.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,8 @@ pub struct Ppk2Status {
     pub failure: Option<String>,
     /// The session has ended (stopped or failed).
     pub ended: bool,
+    /// The device under test is powered (source mode) or connected through (ampere mode).
+    pub dut_powered: bool,
 }
 
 /// A running PPK2 session.
@@ -37,6 +39,7 @@ pub struct Ppk2Live {
     pub path: PathBuf,
     running: Arc<AtomicBool>,
     status: Arc<Mutex<Ppk2Status>>,
+    commands: SyncSender<Command>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -101,12 +104,13 @@ impl Ppk2Live {
     pub fn start(options: Ppk2Options, spike_filter: bool, path: PathBuf) -> Result<Self, String> {
         let running = Arc::new(AtomicBool::new(true));
         let status = Arc::new(Mutex::new(Ppk2Status::default()));
+        let (commands, command_rx) = sync_channel(8);
         let thread = {
             let (running, status, path) = (running.clone(), status.clone(), path.clone());
             std::thread::Builder::new()
                 .name("benchtop-ppk2-session".into())
                 .spawn(move || {
-                    let result = session(&options, spike_filter, &path, &running, &status);
+                    let result = session(&options, spike_filter, &path, &running, &status, &command_rx);
                     if let Ok(mut status) = status.lock() {
                         status.failure = result.err();
                         status.ended = true;
@@ -114,7 +118,7 @@ impl Ppk2Live {
                 })
                 .map_err(|e| format!("could not start the PPK2 session: {e}"))?
         };
-        Ok(Self { path, running, status, thread: Some(thread) })
+        Ok(Self { path, running, status, commands, thread: Some(thread) })
     }
 
     /// What the session reports now.
@@ -157,6 +161,10 @@ impl Ppk2Live {
                         .color(theme::PENDING),
                 );
             }
+            let power = if status.dut_powered { "Device power off" } else { "Device power on" };
+            if ui.button(power).on_hover_text("Switch the PPK2's output to the device under test").clicked() {
+                let _ = self.commands.try_send(Command::DutPower(!status.dut_powered));
+            }
             if ui.button("Stop PPK2").clicked() {
                 stopped = true;
             }
@@ -183,15 +191,24 @@ fn session(
     path: &std::path::Path,
     running: &AtomicBool,
     status: &Mutex<Ppk2Status>,
+    commands: &Receiver<Command>,
 ) -> Result<(), String> {
     let mut stream = Ppk2Stream::open(options).map_err(|e| e.to_string())?;
     if let Ok(mut shared) = status.lock() {
+        shared.dut_powered = true;
         shared.port = Some(stream.path.clone());
         shared.problems = stream.problems.iter().map(ToString::to_string).collect();
     }
     let mut sink = Ppk2TraceSink::create(path, &stream.metadata, spike_filter).map_err(|e| e.to_string())?;
     let mut failure = None;
     while running.load(Ordering::Relaxed) {
+        while let Ok(command) = commands.try_recv() {
+            if let Err(error) = stream.send(&command) {
+                failure = Some(error.to_string());
+            } else if let (Command::DutPower(on), Ok(mut shared)) = (&command, status.lock()) {
+                shared.dut_powered = *on;
+            }
+        }
         match stream.events.recv_timeout(Duration::from_millis(100)) {
             Ok(Ppk2Event::Samples(block)) => {
                 if let Err(error) = sink.write(&block) {
