@@ -5,6 +5,7 @@
 //! `firmware_protocol` ← [`model`] ← [`trace`] ← [`io`] ← [`ui`]; [`sim`] is a device written against the protocol.
 
 pub mod cli;
+pub mod inspect;
 pub mod io;
 pub mod model;
 pub mod ppk2;

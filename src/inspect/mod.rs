@@ -1,0 +1,9 @@
+//! The payload inspector's model: a payload decoded into a tree of fields, each with the bytes (and bits) it
+//! came from, its raw and physical value, unit and warnings, plus what the payload costs on the air.
+//!
+//! Decoders (Cayenne LPP, CBOR/SenML, JSON, CoAP, MQTT, Benchtop frames, user layouts) all produce
+//! [`Decoded`]; the window and `benchtop inspect` only ever read that. Pure logic: no I/O, no UI.
+
+pub mod field;
+
+pub use field::{Decoded, Field, InspectError};
