@@ -5,5 +5,6 @@
 //! [`Decoded`]; the window and `benchtop inspect` only ever read that. Pure logic: no I/O, no UI.
 
 pub mod field;
+pub mod lpp;
 
 pub use field::{Decoded, Field, InspectError};
