@@ -4,6 +4,7 @@
 //! Decoders (Cayenne LPP, CBOR/SenML, JSON, CoAP, MQTT, Benchtop frames, user layouts) all produce
 //! [`Decoded`]; the window and `benchtop inspect` only ever read that. Pure logic: no I/O, no UI.
 
+pub mod cbor;
 pub mod field;
 pub mod lpp;
 

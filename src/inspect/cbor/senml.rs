@@ -1,0 +1,95 @@
+//! SenML (RFC 8428) on top of the CBOR tree: a pack is an array of records, each a map with integer labels.
+//! This names the labels (`base name`, `name`, `unit`, `value`, `time` …) and resolves each record the way a
+//! SenML reader does: base values carry over to later records, name = base name + name, unit = unit or base
+//! unit, value = base value + value, time = base time + time. It only renames and annotates fields the CBOR
+//! decoder made; it never changes byte ranges.
+
+use serde_json::json;
+
+use crate::inspect::field::Field;
+
+/// The field name of a SenML CBOR label, from the reference's table.
+pub fn label_name(label: i64) -> Option<&'static str> {
+    Some(match label {
+        -1 => "base version",
+        -2 => "base name",
+        -3 => "base time",
+        -4 => "base unit",
+        -5 => "base value",
+        -6 => "base sum",
+        0 => "name",
+        1 => "unit",
+        2 => "value",
+        3 => "string value",
+        4 => "boolean value",
+        5 => "sum",
+        6 => "time",
+        7 => "update time",
+        8 => "data value",
+        _ => return None,
+    })
+}
+
+/// The base values in force, carried from record to record.
+#[derive(Default)]
+struct Base {
+    name: String,
+    time_secs: Option<f64>,
+    unit: String,
+    value: Option<f64>,
+}
+
+/// Renames and resolves the records of `pack`, an array whose items are maps with only integer keys.
+pub(crate) fn resolve(pack: &mut Field) {
+    let mut base = Base::default();
+    let records = pack.children.len();
+    for record in &mut pack.children {
+        resolve_record(record, &mut base);
+    }
+    pack.value = json!(format!("SenML pack of {records} records"));
+}
+
+fn resolve_record(record: &mut Field, base: &mut Base) {
+    // First pass: the labels of this record, so that base values apply whatever the key order.
+    for entry in &mut record.children {
+        let Ok(label) = entry.name.parse::<i64>() else { continue };
+        match label_name(label) {
+            Some(name) => entry.name = name.to_owned(),
+            None => entry.warnings.push(format!("label {label} is not in the SenML registry")),
+        }
+        match label {
+            -2 => base.name = entry.value.as_str().unwrap_or_default().to_owned(),
+            -3 => base.time_secs = entry.value.as_f64(),
+            -4 => base.unit = entry.value.as_str().unwrap_or_default().to_owned(),
+            -5 => base.value = entry.value.as_f64(),
+            _ => {}
+        }
+    }
+    let text_of = |record: &Field, name: &str| {
+        record.children.iter().find(|c| c.name == name).and_then(|c| c.value.as_str().map(str::to_owned))
+    };
+    let name = format!("{}{}", base.name, text_of(record, "name").unwrap_or_default());
+    let unit = text_of(record, "unit").unwrap_or_else(|| base.unit.clone());
+    for entry in &mut record.children {
+        match entry.name.as_str() {
+            "value" => {
+                if let (Some(base_value), Some(value)) = (base.value, entry.value.as_f64()) {
+                    entry.value = json!(base_value + value);
+                }
+                entry.unit = unit.clone();
+            }
+            "time" => {
+                if let (Some(base_time), Some(time)) = (base.time_secs, entry.value.as_f64()) {
+                    entry.value = json!(base_time + time);
+                }
+                entry.unit = "s".to_owned();
+            }
+            "base time" => entry.unit = "s".to_owned(),
+            _ => {}
+        }
+    }
+    if !name.is_empty() {
+        record.name = name;
+    }
+    record.unit = unit;
+}
