@@ -6,6 +6,7 @@
 
 pub mod cbor;
 pub mod field;
+pub mod json;
 pub mod lpp;
 
 pub use field::{Decoded, Field, InspectError};
