@@ -6,7 +6,9 @@
 
 pub mod cbor;
 pub mod field;
+pub mod input;
 pub mod json;
+pub mod layout;
 pub mod lpp;
 
 pub use field::{Decoded, Field, InspectError};
