@@ -4,7 +4,8 @@
 //!
 //! LPP has no length field, so an unknown type or a short value ends decoding: the record so far gets a warning
 //! and the rest of the payload is shown as one `bytes` field. Every field lies within the payload. This module
-//! also holds the small helpers the other byte-format decoders share (hex text, "the rest is bytes").
+//! also holds the small helpers the other byte-format decoders share (hex text, "the rest is bytes", shifting a
+//! sub-payload's fields).
 
 use serde_json::json;
 
@@ -198,6 +199,17 @@ pub(crate) fn rest_field(bytes: &[u8], offset: usize, warning: String) -> Field 
         Field::new("bytes", offset.min(bytes.len()), rest.len()).with_values(json!(hex(rest)), json!(hex(rest)));
     field.warnings.push(warning);
     field
+}
+
+/// Moves a field decoded from a sub-slice (and all its children) by `by` bytes, to payload coordinates.
+pub(crate) fn shift(field: &mut Field, by: usize) {
+    field.offset += by;
+    if let Some(bit_offset) = field.bit_offset.as_mut() {
+        *bit_offset += by as u64 * 8;
+    }
+    for child in &mut field.children {
+        shift(child, by);
+    }
 }
 
 #[cfg(test)]

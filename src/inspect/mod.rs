@@ -5,6 +5,7 @@
 //! [`Decoded`]; the window and `benchtop inspect` only ever read that. Pure logic: no I/O, no UI.
 
 pub mod cbor;
+pub mod coap;
 pub mod cost;
 pub mod field;
 pub mod input;
