@@ -6,6 +6,7 @@
 mod airtime;
 pub mod budget;
 mod info;
+mod inspect;
 mod record;
 mod record_ppk2;
 mod sim;
@@ -43,6 +44,9 @@ pub enum Command {
     Airtime(airtime::AirtimeArgs),
     /// Statistics, import, export and benchmarks of `.btr` current traces.
     Trace(trace::TraceArgs),
+    /// Explain every byte of a payload (a layout file or a built-in format) and what it costs on LoRaWAN;
+    /// or encode values with a layout.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Budget(args)) => budget::run(args),
         Some(Command::Airtime(args)) => airtime::run(args),
         Some(Command::Trace(args)) => trace::run(args),
+        Some(Command::Inspect(args)) => inspect::run(args),
     }
 }
 

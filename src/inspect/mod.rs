@@ -8,9 +8,11 @@ pub mod cbor;
 pub mod coap;
 pub mod cost;
 pub mod field;
+pub mod formats;
 pub mod input;
 pub mod json;
 pub mod layout;
 pub mod lpp;
 
 pub use field::{Decoded, Field, InspectError};
+pub use formats::{FORMAT_NAMES, decode_format};

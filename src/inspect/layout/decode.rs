@@ -28,9 +28,10 @@ pub(super) fn decode(layout: &Layout, bytes: &[u8]) -> Decoded {
     let (fields, json) = decode_record(&layout.fields, &mut state);
     let end_byte = usize::try_from(state.reader.bit_position().div_ceil(8)).unwrap_or(usize::MAX);
     if !state.stopped && end_byte < bytes.len() {
+        let trailing = bytes.len() - end_byte;
+        let noun = if trailing == 1 { "byte" } else { "bytes" };
         state.warnings.push(format!(
-            "{} trailing bytes after the layout's fields (offset {end_byte}..{}); is this the right layout?",
-            bytes.len() - end_byte,
+            "{trailing} trailing {noun} after the layout's fields (offset {end_byte}..{}); is this the right layout?",
             bytes.len()
         ));
     }

@@ -1,0 +1,196 @@
+//! `benchtop inspect`: every byte of a payload explained — decoded with a layout file or a built-in format,
+//! printed as an indented field tree and a LoRaWAN cost table (or `--json`) — and `--encode` to turn values
+//! into bytes with a layout. The decoding itself is in [`crate::inspect`]; this file only reads the input
+//! and formats the result.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{ArgGroup, Args};
+
+use crate::inspect::cost::Cost;
+use crate::inspect::input::{parse_base64, parse_hex, to_hex};
+use crate::inspect::layout::Layout;
+use crate::inspect::{Decoded, FORMAT_NAMES, Field, InspectError, decode_format};
+
+/// Bytes of a field shown in hex before the rest is elided.
+const MAX_HEX_BYTES_SHOWN: usize = 12;
+
+/// Options of `benchtop inspect`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("payload").args(["hex", "base64", "file"])))]
+#[command(group(ArgGroup::new("decoder").required(true).args(["layout", "format"])))]
+pub struct InspectArgs {
+    /// The payload as hex (spaces, colons and 0x prefixes allowed).
+    #[arg(long, value_name = "HEX", allow_hyphen_values = true)]
+    pub hex: Option<String>,
+    /// The payload as base64 (standard or URL-safe).
+    #[arg(long = "base64", value_name = "B64")]
+    pub base64: Option<String>,
+    /// A file holding the payload's raw bytes.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A layout file (TOML, see docs/layouts.md) that describes the payload.
+    #[arg(long, value_name = "LAYOUT.toml")]
+    pub layout: Option<PathBuf>,
+    /// A built-in format.
+    #[arg(long, value_name = "FORMAT", value_parser = FORMAT_NAMES)]
+    pub format: Option<String>,
+    /// Encode these values with the layout instead of decoding: 'name=value,group[0].field=value,…'.
+    #[arg(long, value_name = "NAME=VALUE,…", requires = "layout", conflicts_with_all = ["payload", "format"])]
+    pub encode: Option<String>,
+    /// Print JSON instead of the tree and table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `benchtop inspect`.
+pub fn run(args: InspectArgs) -> anyhow::Result<()> {
+    let layout = args.layout.as_deref().map(load_layout).transpose()?;
+    if let Some(values) = &args.encode {
+        let layout = layout.context("--encode needs a --layout")?;
+        let bytes = layout.encode(values).context("could not encode the values")?;
+        if args.json {
+            println!("{}", serde_json::json!({ "hex": to_hex(&bytes), "size_bytes": bytes.len() }));
+        } else {
+            println!("{}", to_hex(&bytes));
+        }
+        return Ok(());
+    }
+    let bytes = read_payload(&args)?;
+    let decoded = match (&layout, &args.format) {
+        (Some(layout), _) => layout.decode(&bytes),
+        (None, Some(format)) => decode_format(format, &bytes).map_err(|error| match error {
+            InspectError::UnknownFormat(name) if FORMAT_NAMES.contains(&name.as_str()) => anyhow::anyhow!(
+                "the {name} decoder is not available in this build yet; use --layout or another --format"
+            ),
+            other => other.into(),
+        })?,
+        (None, None) => anyhow::bail!("give --layout LAYOUT.toml or --format FORMAT to say how to decode"),
+    };
+    let cost = Cost::of(&decoded);
+    if args.json {
+        let mut report = serde_json::to_value(&decoded)?;
+        if let Some(object) = report.as_object_mut() {
+            object.insert("cost".into(), serde_json::to_value(&cost)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", tree_text(&decoded, &bytes));
+        println!();
+        print!("{}", cost_table(&cost));
+    }
+    Ok(())
+}
+
+fn load_layout(path: &std::path::Path) -> anyhow::Result<Layout> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("could not read the layout {}", path.display()))?;
+    Layout::from_toml(&text).with_context(|| format!("the layout cannot be used; fix it in {}", path.display()))
+}
+
+fn read_payload(args: &InspectArgs) -> anyhow::Result<Vec<u8>> {
+    if let Some(hex) = &args.hex {
+        return Ok(parse_hex(hex)?);
+    }
+    if let Some(base64) = &args.base64 {
+        return Ok(parse_base64(base64)?);
+    }
+    if let Some(path) = &args.file {
+        return std::fs::read(path).with_context(|| format!("could not read the payload {}", path.display()));
+    }
+    anyhow::bail!("no payload given; pass --hex HEX, --base64 B64 or --file FILE (or --encode with a layout)")
+}
+
+/// The field tree: one line per field with its byte range, bytes, value and raw value, then its warnings.
+pub fn tree_text(decoded: &Decoded, bytes: &[u8]) -> String {
+    let mut out = format!(
+        "{} · {} bytes (as compact JSON: {} bytes)\n\n",
+        decoded.format, decoded.size_bytes, decoded.json_size_bytes
+    );
+    let width = name_width(&decoded.fields, 0).max(4);
+    for field in &decoded.fields {
+        field_lines(&mut out, field, bytes, 0, width);
+    }
+    for warning in &decoded.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
+    out
+}
+
+fn name_width(fields: &[Field], depth: usize) -> usize {
+    fields
+        .iter()
+        .map(|f| (depth * 2 + f.name.chars().count()).max(name_width(&f.children, depth + 1)))
+        .max()
+        .unwrap_or(0)
+}
+
+fn field_lines(out: &mut String, field: &Field, bytes: &[u8], depth: usize, width: usize) {
+    let indent = "  ".repeat(depth);
+    let name = format!("{indent}{}", field.name);
+    let range = format!("{}+{}", field.offset, field.length);
+    let hex = bytes
+        .get(field.bytes())
+        .map(|slice| {
+            let shown: Vec<String> = slice.iter().take(MAX_HEX_BYTES_SHOWN).map(|b| format!("{b:02x}")).collect();
+            let more = if slice.len() > MAX_HEX_BYTES_SHOWN { " …" } else { "" };
+            format!("{}{more}", shown.join(" "))
+        })
+        .unwrap_or_default();
+    let mut value = show(&field.value);
+    if !field.unit.is_empty() && !value.is_empty() {
+        value = format!("{value} {}", field.unit);
+    }
+    let mut extra = Vec::new();
+    if field.raw != field.value && !field.raw.is_null() {
+        extra.push(format!("raw {}", show(&field.raw)));
+    }
+    if let (Some(bit), Some(bits)) = (field.bit_offset, field.bit_length) {
+        extra.push(format!("bits {bit}+{bits}"));
+    }
+    let extra = if extra.is_empty() { String::new() } else { format!("  ({})", extra.join(", ")) };
+    let name_pad = width.saturating_sub(name.chars().count());
+    let line = format!("{name}{} {range:>7}  {hex:<37} {value}{extra}", " ".repeat(name_pad));
+    out.push_str(line.trim_end());
+    out.push('\n');
+    for warning in &field.warnings {
+        out.push_str(&format!("{indent}  ! {warning}\n"));
+    }
+    for child in &field.children {
+        field_lines(out, child, bytes, depth + 1, width);
+    }
+}
+
+fn show(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The cost table: each EU868 data rate, whether the payload and its JSON fit, and their times on air.
+pub fn cost_table(cost: &Cost) -> String {
+    let payload_header = format!("payload {} B", cost.size_bytes);
+    let json_header = format!("as JSON {} B", cost.json_size_bytes);
+    let mut out = format!(
+        "EU868 uplink, 125 kHz, CR 4/5 (LoRaWAN adds {} bytes)\n{:<4} {:<5} {:>6}   {payload_header:<22} {json_header}\n",
+        cost.lorawan_overhead_bytes, "rate", "SF", "limit",
+    );
+    for rate in &cost.data_rates {
+        let cell = |fit: &crate::inspect::cost::Fit| {
+            let airtime = fit.time_on_air_ms.map_or("—".to_string(), |ms| format!("{ms:.1} ms"));
+            format!("{:<8} {airtime:>11}", if fit.fits { "fits" } else { "too big" })
+        };
+        out.push_str(&format!(
+            "{:<4} SF{:<3} {:>4} B   {:<22} {}\n",
+            rate.data_rate.name,
+            rate.data_rate.spreading_factor,
+            rate.data_rate.max_app_payload_bytes,
+            cell(&rate.payload),
+            cell(&rate.json),
+        ));
+    }
+    out
+}

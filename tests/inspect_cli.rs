@@ -1,0 +1,112 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! `benchtop inspect` as a user runs it: decode a packed payload with a layout file, encode the same values
+//! back to the same hex, read the JSON form, and get told what is wrong with a bad layout or bad input.
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_benchtop");
+const ENV_LAYOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/layouts/env-sensor-v1.toml");
+const BATCH_LAYOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/layouts/batch-v1.toml");
+
+fn inspect(args: &[&str]) -> Output {
+    Command::new(BIN).arg("inspect").args(args).output().unwrap()
+}
+
+fn stdout_of(output: &Output) -> String {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_str(&stdout_of(output)).unwrap()
+}
+
+#[test]
+fn decode_a_packed_sensor_payload_as_a_tree_and_cost_table() {
+    let text = stdout_of(&inspect(&["--layout", ENV_LAYOUT, "--hex", "08 66 5B A5 04 D2 01 02"]));
+    assert!(text.starts_with("env-sensor-v1 · 8 bytes (as compact JSON: 82 bytes)"), "{text}");
+    let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+    assert!(line("temperature").contains("0+2") && line("temperature").contains("08 66"), "{text}");
+    assert!(line("temperature").contains("21.5 °C") && line("temperature").contains("raw 2150"), "{text}");
+    assert!(line("battery").contains("3.3 V") && line("battery").contains("bits 24+10"), "{text}");
+    // Every data rate fits 8 bytes; the JSON form (82 bytes) is too big for DR0–DR2.
+    assert!(line("DR0").contains("51 B") && line("DR0").contains("fits") && line("DR0").contains("too big"), "{text}");
+    assert!(!line("DR3").contains("too big"), "{text}");
+}
+
+#[test]
+fn encode_gives_the_same_hex_the_decoder_read() {
+    let values = "temperature=21.5,humidity=45.5,battery=3.3,light=1234,uplink_count=513";
+    let hex = stdout_of(&inspect(&["--layout", ENV_LAYOUT, "--encode", values]));
+    assert_eq!(hex.trim(), "08665ba504d20102");
+
+    let values = "base_time=1700000000,samples[0].delta=0,samples[0].value=21.5,samples[1].delta=300,\
+                  samples[1].value=21.8,samples[2].delta=300,samples[2].value=-1.2";
+    let hex = stdout_of(&inspect(&["--layout", BATCH_LAYOUT, "--encode", values]));
+    assert_eq!(hex.trim(), "036553f100000000d7012c00da012cfff4");
+    let report = json_of(&inspect(&["--layout", BATCH_LAYOUT, "--hex", hex.trim(), "--json"]));
+    assert_eq!(report["fields"][0]["value"], 3);
+    assert_eq!(report["fields"][2]["fields"][2]["fields"][1]["value"], -1.2);
+}
+
+#[test]
+fn json_output_carries_every_field_with_its_bytes_and_the_cost() {
+    // The same payload as base64.
+    let report = json_of(&inspect(&["--layout", ENV_LAYOUT, "--base64", "CGZbpQTSAQI=", "--json"]));
+    assert_eq!(report["size_bytes"], 8);
+    assert_eq!(report["json_size_bytes"], 82);
+    let battery = &report["fields"][2];
+    assert_eq!(
+        (&battery["name"], &battery["offset"], &battery["length"], &battery["bit_offset"], &battery["bit_length"]),
+        (&json!("battery"), &json!(3), &json!(2), &json!(24), &json!(10))
+    );
+    assert_eq!((&battery["raw"], &battery["value"], &battery["unit"]), (&json!(660), &json!(3.3), &json!("V")));
+    assert_eq!(report["fields"][0]["bit_offset"], Value::Null);
+    let rates = report["cost"]["data_rates"].as_array().unwrap();
+    assert_eq!(rates.len(), 6);
+    assert_eq!((&rates[0]["name"], &rates[0]["spreading_factor"]), (&json!("DR0"), &json!(12)));
+    assert_eq!((&rates[0]["payload"]["fits"], &rates[0]["json"]["fits"]), (&json!(true), &json!(false)));
+    let airtime = |rate: &Value, key: &str| rate[key]["time_on_air_ms"].as_f64().unwrap();
+    assert!(airtime(&rates[5], "payload") < airtime(&rates[5], "json"));
+    assert!(airtime(&rates[0], "payload") > airtime(&rates[5], "payload"));
+}
+
+#[test]
+fn payload_from_a_file_and_a_built_in_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uplink.bin");
+    std::fs::write(&path, [0x03, 0x67, 0x01, 0x10, 0x05, 0x67, 0x00, 0xFF]).unwrap();
+    let report = json_of(&inspect(&["--format", "lpp", "--file", path.to_str().unwrap(), "--json"]));
+    assert_eq!(report["size_bytes"], 8);
+    assert_eq!(report["cost"]["data_rates"][5]["payload"]["fits"], true);
+    let json = json_of(&inspect(&["--format", "json", "--hex", "7b2274223a32317d", "--json"]));
+    assert_eq!(json["size_bytes"], 8, "{{\"t\":21}} is 8 bytes");
+}
+
+#[test]
+fn mistakes_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "name = \"bad\"\n[[fields]]\nname = \"t\"\ntype = \"int16\"\n").unwrap();
+    let output = inspect(&["--layout", path.to_str().unwrap(), "--hex", "0102"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("layout line 4") && stderr.contains("did you mean \"i16\""), "{stderr}");
+    assert!(stderr.contains("bad.toml"), "the path comes last: {stderr}");
+
+    let output = inspect(&["--layout", ENV_LAYOUT, "--hex", "08 66 5"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("odd number of hex digits"), "{stderr}");
+
+    let output = inspect(&["--layout", ENV_LAYOUT, "--encode", "temperature=400"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("`temperature`") && stderr.contains("does not fit"),
+        "{stderr}"
+    );
+
+    let output = inspect(&["--hex", "01"]);
+    assert_eq!(output.status.code(), Some(2), "a decoder is required (clap usage error)");
+}
