@@ -13,6 +13,7 @@ pub mod input;
 pub mod json;
 pub mod layout;
 pub mod lpp;
+pub mod mqtt;
 
 pub use field::{Decoded, Field, InspectError};
 pub use formats::{FORMAT_NAMES, decode_format};
