@@ -107,9 +107,15 @@ fn parse_fields(
         return Err(lines.error(&raw_fields, "`fields` is empty; give at least one field with a name and a type"));
     }
     let scope_start = visible.len();
+    // Every name of this record with its line, so a count_field naming a later one can say where it is.
+    let record_names: Vec<(String, usize)> = raw_fields
+        .get_ref()
+        .iter()
+        .filter_map(|raw| Some((raw.get_ref().name.as_ref()?.get_ref().clone(), lines.line(raw.span().start))))
+        .collect();
     let mut fields: Vec<FieldSpec> = Vec::new();
     for raw in raw_fields.into_inner() {
-        let field = parse_field(lines, raw, byte_order, visible)?;
+        let field = parse_field(lines, raw, byte_order, visible, &record_names)?;
         if let Some(earlier) = fields.iter().find(|earlier| earlier.name == field.name) {
             return Err(InspectError::Layout {
                 line: field.line,
@@ -132,6 +138,7 @@ fn parse_field(
     spanned: Spanned<RawField>,
     inherited_order: ByteOrder,
     visible: &mut Vec<Visible>,
+    record_names: &[(String, usize)],
 ) -> Result<FieldSpec, InspectError> {
     let line = lines.line(spanned.span().start);
     let raw = spanned.into_inner();
@@ -170,7 +177,7 @@ fn parse_field(
         None => inherited_order,
     };
     let field_type = if is_group {
-        parse_group(lines, &raw, byte_order, visible, &name)?
+        parse_group(lines, &raw, byte_order, visible, &name, record_names)?
     } else {
         if let Some(fields) = &raw.fields {
             return Err(lines.error(fields, "only type = \"group\" has `fields`; set type = \"group\" or remove them"));
@@ -207,6 +214,7 @@ fn parse_group(
     byte_order: ByteOrder,
     visible: &mut Vec<Visible>,
     name: &str,
+    record_names: &[(String, usize)],
 ) -> Result<FieldType, InspectError> {
     let count = match (&raw.count, &raw.count_field) {
         (Some(_), Some(count_field)) => {
@@ -236,6 +244,16 @@ fn parse_group(
                     return Err(lines.error(
                         count_field,
                         format!("count_field \"{wanted}\" is not an integer field; name a u8…u64 or bits:N field"),
+                    ));
+                }
+                None if record_names.iter().any(|(later, _)| later == wanted) => {
+                    let line = record_names.iter().find(|(later, _)| later == wanted).map_or(0, |(_, line)| *line);
+                    return Err(lines.error(
+                        count_field,
+                        format!(
+                            "count_field \"{wanted}\" names the field on line {line}, which comes after group \
+                             `{name}`; a count must come before its group, so move `{wanted}` above `{name}`"
+                        ),
                     ));
                 }
                 None => {

@@ -206,7 +206,7 @@ fn malformed_layouts_name_the_line() {
         (
             "[[fields]]\nname = \"g\"\ntype = \"group\"\ncount_field = \"n\"\nfields = [{ name = \"v\", type = \"u8\" }]\n[[fields]]\nname = \"n\"\ntype = \"u8\"\n",
             5,
-            "count must come before its group",
+            "names the field on line 7, which comes after group `g`",
         ),
         ("[[fields]]\nname = \"a\"\ntype = \"bits:65\"\n", 4, "from 1 to 64"),
         (
@@ -229,6 +229,11 @@ fn malformed_layouts_name_the_line() {
         assert_eq!(got_line, line, "{body}: {reason}");
     }
     assert_eq!(layout_error("[[fields]]\nname = \"a\"\ntype = \"u8\"\n").0, 1, "no name at all");
+    let (line, reason) = layout_error(&format!(
+        "{head}[[fields]]\nname = \"g\"\ntype = \"group\"\ncount_field = \"m\"\nfields = [{{ name = \"v\", type = \"u8\" }}]\n"
+    ));
+    assert_eq!(line, 5);
+    assert!(reason.contains("does not name an earlier field") && reason.contains("none"), "{reason}");
     assert_eq!(layout_error("name = \"x\"\nname = \n").0, 2, "TOML syntax errors carry their line");
 }
 
@@ -281,6 +286,34 @@ proptest! {
         }
     }
 
+    /// A defect injected into one field of a valid layout is reported on that field's `type` line.
+    #[test]
+    fn injected_defects_name_their_line(
+        field_count in 1usize..8,
+        pick in any::<prop::sample::Index>(),
+        defect in prop::sample::select(vec!["uint16", "bits:0", "bits:99", "pad:x", "bytes:0", "i17", "Group"]),
+    ) {
+        let broken = pick.index(field_count);
+        let mut text = String::from("name = \"p\"\n");
+        let mut defect_line = 0;
+        for index in 0..field_count {
+            text.push_str(&format!("\n[[fields]]\nname = \"f{index}\"\n"));
+            if index == broken {
+                defect_line = text.lines().count() + 1;
+                text.push_str(&format!("type = \"{defect}\"\n"));
+            } else {
+                text.push_str("type = \"u16\"\nscale = 0.1\n");
+            }
+        }
+        match Layout::from_toml(&text) {
+            Err(InspectError::Layout { line, reason }) => {
+                prop_assert_eq!(line, defect_line, "{}", reason);
+                prop_assert!(reason.contains(defect), "{}", reason);
+            }
+            other => prop_assert!(false, "expected a layout error, got {:?}", other),
+        }
+    }
+
     /// Arbitrary text never panics the loader; errors carry a line within the text.
     #[test]
     fn arbitrary_text_gives_a_line(text in "[a-z_=\"\\[\\]:{}, 0-9\n]{0,120}") {
@@ -297,4 +330,25 @@ proptest! {
         let list: Vec<String> = decoded.fields.iter().map(|f| format!("{}={}", f.name, f.value)).collect();
         prop_assert_eq!(layout.encode(&list.join(",")).unwrap(), bytes);
     }
+}
+
+#[test]
+fn padding_and_raw_bytes() {
+    let layout = Layout::from_toml(
+        "name = \"ids\"\n[[fields]]\ntype = \"pad:1\"\n[[fields]]\nname = \"id\"\ntype = \"bytes:2\"\n[[fields]]\nname = \"tries\"\ntype = \"group\"\ncount = 2\nfields = [{ name = \"rssi\", type = \"i8\", unit = \"dBm\" }]\n",
+    )
+    .unwrap();
+    assert_eq!(layout.static_size_bytes(), Some(5));
+    let bytes = layout.encode("id=be:ef, tries[0].rssi=-90, tries[1].rssi=-101").unwrap();
+    assert_eq!(bytes, [0x00, 0xBE, 0xEF, 0xA6, 0x9B]);
+    let decoded = layout.decode(&bytes);
+    assert_eq!((decoded.fields[0].name.as_str(), &decoded.fields[0].value), ("pad", &serde_json::Value::Null));
+    assert_eq!(decoded.fields[1].value, json!("beef"));
+    assert_eq!(decoded.json_size_bytes, r#"{"id":"beef","tries":[{"rssi":-90},{"rssi":-101}]}"#.len());
+    let decoded = layout.decode(&[0x01, 0xBE, 0xEF, 0xA6, 0x9B]);
+    assert_eq!(decoded.fields[0].warnings.len(), 1, "a set padding bit is worth a warning");
+    let error = layout.encode("id=beefcafe, tries[0].rssi=0, tries[1].rssi=0").unwrap_err().to_string();
+    assert!(error.contains("needs 2 bytes of hex, got 4"), "{error}");
+    let error = layout.encode("id=beef, tries[0].rssi=0, tries[1].rssi=0, tries[2].rssi=0").unwrap_err().to_string();
+    assert!(error.contains("tries[2].rssi"), "{error}");
 }
