@@ -116,7 +116,11 @@ fn parse_fields(
     let mut fields: Vec<FieldSpec> = Vec::new();
     for raw in raw_fields.into_inner() {
         let field = parse_field(lines, raw, byte_order, visible, &record_names)?;
-        if let Some(earlier) = fields.iter().find(|earlier| earlier.name == field.name) {
+        // Padding carries no value (it is not in the JSON and needs none to encode), so any number may share
+        // the default name `pad`.
+        let is_pad = |spec: &FieldSpec| matches!(spec.field_type, FieldType::Pad(_));
+        let clash = if is_pad(&field) { None } else { fields.iter().find(|e| e.name == field.name && !is_pad(e)) };
+        if let Some(earlier) = clash {
             return Err(InspectError::Layout {
                 line: field.line,
                 reason: format!(

@@ -335,18 +335,19 @@ proptest! {
 #[test]
 fn padding_and_raw_bytes() {
     let layout = Layout::from_toml(
-        "name = \"ids\"\n[[fields]]\ntype = \"pad:1\"\n[[fields]]\nname = \"id\"\ntype = \"bytes:2\"\n[[fields]]\nname = \"tries\"\ntype = \"group\"\ncount = 2\nfields = [{ name = \"rssi\", type = \"i8\", unit = \"dBm\" }]\n",
+        "name = \"ids\"\n[[fields]]\ntype = \"pad:1\"\n[[fields]]\ntype = \"pad:1\"\n[[fields]]\nname = \"id\"\ntype = \"bytes:2\"\n[[fields]]\nname = \"tries\"\ntype = \"group\"\ncount = 2\nfields = [{ name = \"rssi\", type = \"i8\", unit = \"dBm\" }]\n",
     )
     .unwrap();
-    assert_eq!(layout.static_size_bytes(), Some(5));
+    assert_eq!(layout.static_size_bytes(), Some(6), "two unnamed pads may share the name `pad`");
     let bytes = layout.encode("id=be:ef, tries[0].rssi=-90, tries[1].rssi=-101").unwrap();
-    assert_eq!(bytes, [0x00, 0xBE, 0xEF, 0xA6, 0x9B]);
+    assert_eq!(bytes, [0x00, 0x00, 0xBE, 0xEF, 0xA6, 0x9B]);
     let decoded = layout.decode(&bytes);
     assert_eq!((decoded.fields[0].name.as_str(), &decoded.fields[0].value), ("pad", &serde_json::Value::Null));
-    assert_eq!(decoded.fields[1].value, json!("beef"));
+    assert_eq!(decoded.fields[2].value, json!("beef"));
     assert_eq!(decoded.json_size_bytes, r#"{"id":"beef","tries":[{"rssi":-90},{"rssi":-101}]}"#.len());
-    let decoded = layout.decode(&[0x01, 0xBE, 0xEF, 0xA6, 0x9B]);
-    assert_eq!(decoded.fields[0].warnings.len(), 1, "a set padding bit is worth a warning");
+    let decoded = layout.decode(&[0x00, 0x01, 0xBE, 0xEF, 0xA6, 0x9B]);
+    assert_eq!(decoded.fields[1].warnings.len(), 1, "a set padding bit is worth a warning");
+    assert!(decoded.fields[0].warnings.is_empty());
     let error = layout.encode("id=beefcafe, tries[0].rssi=0, tries[1].rssi=0").unwrap_err().to_string();
     assert!(error.contains("needs 2 bytes of hex, got 4"), "{error}");
     let error = layout.encode("id=beef, tries[0].rssi=0, tries[1].rssi=0, tries[2].rssi=0").unwrap_err().to_string();
