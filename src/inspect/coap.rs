@@ -213,7 +213,13 @@ fn payload(bytes: &[u8], marker: usize, content_format: Option<u64>, fields: &mu
         _ => None,
     };
     match sub {
-        Some((children, warnings)) => {
+        Some((mut children, warnings)) => {
+            if content_format == Some(110)
+                && let Some(root) = children.first_mut()
+                && !cbor::senml::resolve_json_pack(root)
+            {
+                field.warnings.push("the Content-Format says SenML JSON, but this is not a SenML pack".to_owned());
+            }
             field.children = children;
             field.children.iter_mut().for_each(|child| shift(child, start));
             field.warnings.extend(warnings);

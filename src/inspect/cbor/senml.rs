@@ -2,7 +2,8 @@
 //! This names the labels (`base name`, `name`, `unit`, `value`, `time` …) and resolves each record the way a
 //! SenML reader does: base values carry over to later records, name = base name + name, unit = unit or base
 //! unit, value = base value + value, time = base time + time. It only renames and annotates fields the CBOR
-//! decoder made; it never changes byte ranges.
+//! decoder made; it never changes byte ranges. The same resolution serves SenML JSON (string labels) as
+//! decoded by the JSON decoder for a CoAP `application/senml+json` payload.
 
 use serde_json::json;
 
@@ -30,6 +31,43 @@ pub fn label_name(label: i64) -> Option<&'static str> {
     })
 }
 
+/// The integer label of a SenML JSON label name (RFC 8428 §4.1 and §6), used for `application/senml+json`.
+pub fn json_label(name: &str) -> Option<i64> {
+    Some(match name {
+        "bver" => -1,
+        "bn" => -2,
+        "bt" => -3,
+        "bu" => -4,
+        "bv" => -5,
+        "bs" => -6,
+        "n" => 0,
+        "u" => 1,
+        "v" => 2,
+        "vs" => 3,
+        "vb" => 4,
+        "s" => 5,
+        "t" => 6,
+        "ut" => 7,
+        "vd" => 8,
+        _ => return None,
+    })
+}
+
+/// Resolves a JSON-decoded SenML pack (an array of objects whose keys are SenML JSON labels) in place; false,
+/// and nothing changed, when `root` does not have that shape.
+pub(crate) fn resolve_json_pack(root: &mut Field) -> bool {
+    let is_container = |field: &Field, kind: &str| field.value.as_str().is_some_and(|v| v.starts_with(kind));
+    let senml_shaped = is_container(root, "array(")
+        && !root.children.is_empty()
+        && root.children.iter().all(|record| {
+            is_container(record, "object(") && record.children.iter().all(|entry| json_label(&entry.name).is_some())
+        });
+    if senml_shaped {
+        resolve(root);
+    }
+    senml_shaped
+}
+
 /// The base values in force, carried from record to record.
 #[derive(Default)]
 struct Base {
@@ -52,7 +90,7 @@ pub(crate) fn resolve(pack: &mut Field) {
 fn resolve_record(record: &mut Field, base: &mut Base) {
     // First pass: the labels of this record, so that base values apply whatever the key order.
     for entry in &mut record.children {
-        let Ok(label) = entry.name.parse::<i64>() else { continue };
+        let Some(label) = entry.name.parse::<i64>().ok().or_else(|| json_label(&entry.name)) else { continue };
         match label_name(label) {
             Some(name) => entry.name = name.to_owned(),
             None => entry.warnings.push(format!("label {label} is not in the SenML registry")),

@@ -84,6 +84,25 @@ fn json_payload_and_text_payload() {
 }
 
 #[test]
+fn senml_json_payload_is_resolved() {
+    // NON 2.05, Content-Format 110 (two-byte value 0x006E), [{"bn":"dev:","n":"temp","u":"Cel","v":21.5}]
+    let mut bytes = vec![0x50, 0x45, 0x00, 0x04, 0xC1, 0x6E, 0xFF];
+    bytes.extend_from_slice(br#"[{"bn":"dev:","n":"temp","u":"Cel","v":21.5}]"#);
+    let decoded = decode(&bytes);
+    assert_eq!(field(&decoded, "Content-Format").value, json!("application/senml+json (110)"));
+    let payload = field(&decoded, "payload");
+    assert!(payload.warnings.is_empty(), "{:?}", payload.warnings);
+    let record = &child(payload, "root").children[0];
+    assert_eq!((record.name.as_str(), record.unit.as_str()), ("dev:temp", "Cel"));
+    let value = child(record, "value");
+    assert_eq!((value.offset, value.length, value.value.clone(), value.unit.as_str()), (42, 8, json!(21.5), "Cel"));
+    // The same format with a JSON object is flagged.
+    let mut bytes = vec![0x50, 0x45, 0x00, 0x04, 0xC1, 0x6E, 0xFF];
+    bytes.extend_from_slice(br#"{"v":1}"#);
+    assert!(field(&decode(&bytes), "payload").warnings[0].contains("not a SenML pack"));
+}
+
+#[test]
 fn format_errors_are_warned() {
     // token length 9
     let decoded = decode(&[0x49, 0x01, 0x00, 0x01, 0x00]);
