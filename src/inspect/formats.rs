@@ -4,17 +4,20 @@
 //! A name listed in [`FORMAT_NAMES`] whose decoder is not written yet answers
 //! [`InspectError::UnknownFormat`], so callers never need to know which decoders exist.
 
-use super::{Decoded, InspectError, cbor, json, lpp};
+use super::{Decoded, InspectError, cbor, coap, json, lpp, mqtt};
 
 /// Every built-in format name, in the order help texts list them.
 pub const FORMAT_NAMES: [&str; 6] = ["lpp", "cbor", "json", "coap", "mqtt", "frame"];
 
-/// Decodes `bytes` as the built-in format `name` (`lpp`, `cbor`, `json`, …).
+/// Decodes `bytes` as the built-in format `name` (`lpp`, `cbor`, `json`, `coap`, `mqtt`; `frame` is not
+/// written yet).
 pub fn decode_format(name: &str, bytes: &[u8]) -> Result<Decoded, InspectError> {
     match name {
         "lpp" => Ok(lpp::decode(bytes)),
         "cbor" => Ok(cbor::decode(bytes)),
         "json" => Ok(json::decode(bytes)),
+        "coap" => Ok(coap::decode(bytes)),
+        "mqtt" => Ok(mqtt::decode(bytes)),
         other => Err(InspectError::UnknownFormat(other.to_string())),
     }
 }
@@ -32,6 +35,12 @@ mod tests {
         assert_eq!(json.format, "json");
         let cbor = decode_format("cbor", &[0xA1, 0x61, 0x74, 0x01]).unwrap();
         assert_eq!(cbor.format, "cbor");
+        // A confirmable CoAP GET with message id 0x1234, and an MQTT PINGREQ.
+        let coap = decode_format("coap", &[0x40, 0x01, 0x12, 0x34]).unwrap();
+        assert_eq!((coap.format.as_str(), coap.size_bytes), ("coap", 4));
+        let mqtt = decode_format("mqtt", &[0xC0, 0x00]).unwrap();
+        assert_eq!((mqtt.format.as_str(), mqtt.size_bytes), ("mqtt", 2));
+        assert_eq!(decode_format("frame", &[0]), Err(InspectError::UnknownFormat("frame".into())));
         assert_eq!(decode_format("protobuf", &[1]), Err(InspectError::UnknownFormat("protobuf".into())));
     }
 }
