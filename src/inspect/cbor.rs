@@ -295,6 +295,14 @@ fn tagged(bytes: &[u8], mut field: Field, body: usize, tag: u64, depth: usize) -
     let content = item(bytes, body, depth + 1, "content".to_owned());
     field.raw = json!(tag);
     field.value = json!(format!("{} ({tag})", tag_meaning(tag)));
+    if tag == 1
+        && let Some(secs) = content.field.value.as_u64()
+        // humantime formats years up to 9999 only (its Display fails, and `format!` would panic, past that).
+        && secs < 253_402_300_800
+        && let Some(time) = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+    {
+        field.value = json!(format!("epoch time (1): {}", humantime::format_rfc3339_seconds(time)));
+    }
     let (end, outcome) = (content.end, content.outcome);
     field.children.push(content.field);
     field.length = end - field.offset;

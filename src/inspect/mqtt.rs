@@ -236,9 +236,16 @@ fn publish(first: u8, v5: bool, body: &mut Reader<'_>, fields: &mut Vec<Field>) 
     if topic_text.contains(['+', '#']) {
         topic.warnings.push("a PUBLISH topic must not contain wildcards".to_owned());
     }
+    if topic.length == 2 && !v5 {
+        topic.warnings.push("an empty topic is only allowed in MQTT 5 with a topic alias".to_owned());
+    }
     fields.push(topic);
     if (first >> 1) & 0b11 > 0 {
-        fields.push(body.u16("packet id")?.0);
+        let (mut packet_id, id) = body.u16("packet id")?;
+        if id == 0 {
+            packet_id.warnings.push("packet id 0 is not allowed".to_owned());
+        }
+        fields.push(packet_id);
     }
     if v5 {
         fields.push(properties::read(body)?);

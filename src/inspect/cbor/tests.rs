@@ -51,7 +51,10 @@ fn strings_tags_and_containers() {
     assert_eq!(root(&[0x44, 0x01, 0x02, 0x03, 0x04]).value, json!("01020304"));
     let tag = root(&[0xC1, 0x1A, 0x51, 0x4B, 0x67, 0xB0]);
     assert_eq!((tag.raw.clone(), tag.length), (json!(1), 6));
-    assert_eq!(tag.value, json!("epoch time (1)"));
+    assert_eq!(tag.value, json!("epoch time (1): 2013-03-21T20:04:00Z"));
+    assert_eq!(root(&[0xC2, 0x41, 0x01]).value, json!("positive bignum (2)"));
+    // An epoch time past year 9999 keeps the plain tag name.
+    assert_eq!(root(&[0xC1, 0x1B, 0, 0, 0, 0x3B, 0, 0, 0, 0]).value, json!("epoch time (1)"));
     let content = child(&tag, "content");
     assert_eq!((content.offset, content.length, content.value.clone()), (1, 5, json!(1_363_896_240)));
     // {"a": 1, "b": [2, 3]}

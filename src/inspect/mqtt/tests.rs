@@ -108,6 +108,10 @@ fn illegal_flags_are_warned() {
     let publish = decode(&[0x36, 0x05, 0x00, 0x01, b'a', 0x00, 0x01]);
     assert!(child(field(&publish, "flags"), "qos").warnings[0].contains("QoS 3"));
     assert!(field(&decode(&[0xC1, 0x00]), "flags").warnings[0].contains("must be 0000"));
+    // QoS 1 with packet id 0 and an empty 3.1.1 topic
+    let publish = decode(&[0x32, 0x04, 0x00, 0x00, 0x00, 0x00]);
+    assert!(field(&publish, "packet id").warnings[0].contains("packet id 0"));
+    assert!(field(&publish, "topic").warnings[0].contains("empty topic"));
 }
 
 #[test]
