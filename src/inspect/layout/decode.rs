@@ -116,8 +116,12 @@ fn decode_group(
         field.children = children;
         records.push(field);
         values.push(Value::Object(json));
-        // A record that reads nothing (every nested count zero) would repeat forever.
-        if state.stopped || record_end == record_start {
+        if state.stopped {
+            break;
+        }
+        // A record that reads nothing (every nested count zero) would repeat up to 2^64 times.
+        if record_end == record_start {
+            warnings.push("a record here takes no bytes (its groups are empty), so only the first is shown".into());
             break;
         }
         index += 1;

@@ -249,15 +249,24 @@ fn leaf_strategy() -> impl Strategy<Value = String> {
 }
 
 fn layout_strategy() -> impl Strategy<Value = String> {
-    (prop::collection::vec(leaf_strategy(), 1..5), prop::collection::vec(leaf_strategy(), 1..3), any::<bool>())
-        .prop_map(|(top, record, little)| {
+    (
+        prop::collection::vec(leaf_strategy(), 1..5),
+        prop::collection::vec(leaf_strategy(), 1..3),
+        any::<bool>(),
+        0u64..3,
+    )
+        .prop_map(|(top, record, little, nested_count)| {
             let mut text = format!("name = \"p\"\nbyte_order = \"{}\"\n", if little { "little" } else { "big" });
             text.push_str("[[fields]]\nname = \"n\"\ntype = \"u8\"\n");
             for (index, leaf) in top.iter().enumerate() {
                 text.push_str(&format!("[[fields]]\nname = \"f{index}\"\n{}\n", leaf.replace(", ", "\n")));
             }
-            let inner: Vec<String> =
+            let mut inner: Vec<String> =
                 record.iter().enumerate().map(|(i, leaf)| format!("{{ name = \"r{i}\", {leaf} }}")).collect();
+            // A nested group counted by a field of the enclosing record, or a fixed count (0 included).
+            inner.push(format!(
+                "{{ name = \"h\", type = \"group\", count = {nested_count}, fields = [{{ name = \"x\", type = \"bits:3\" }}] }}"
+            ));
             text.push_str(&format!(
                 "[[fields]]\nname = \"g\"\ntype = \"group\"\ncount_field = \"n\"\nfields = [{}]\n",
                 inner.join(", ")
@@ -352,4 +361,16 @@ fn padding_and_raw_bytes() {
     assert!(error.contains("needs 2 bytes of hex, got 4"), "{error}");
     let error = layout.encode("id=beef, tries[0].rssi=0, tries[1].rssi=0, tries[2].rssi=0").unwrap_err().to_string();
     assert!(error.contains("tries[2].rssi"), "{error}");
+}
+
+#[test]
+fn records_that_take_no_bytes_do_not_repeat() {
+    let layout = Layout::from_toml(
+        "name = \"z\"\n[[fields]]\nname = \"n\"\ntype = \"u64\"\n[[fields]]\nname = \"g\"\ntype = \"group\"\ncount_field = \"n\"\nfields = [{ name = \"e\", type = \"group\", count = 0, fields = [{ name = \"x\", type = \"u8\" }] }]\n",
+    )
+    .unwrap();
+    let decoded = layout.decode(&[0xFF; 9]);
+    let group = &decoded.fields[1];
+    assert_eq!(group.children.len(), 1);
+    assert!(group.warnings[0].contains("takes no bytes"), "{:?}", group.warnings);
 }
