@@ -239,6 +239,7 @@ fn array(bytes: &[u8], mut field: Field, body: usize, count: Option<u64>, depth:
 fn map(bytes: &[u8], mut field: Field, body: usize, count: Option<u64>, depth: usize) -> Parsed {
     let mut offset = body;
     let mut int_keys = true;
+    let mut seen_keys = std::collections::HashSet::new();
     let mut index: u64 = 0;
     loop {
         if count == Some(index) || (count.is_none() && bytes.get(offset) == Some(&0xFF)) {
@@ -261,12 +262,16 @@ fn map(bytes: &[u8], mut field: Field, body: usize, count: Option<u64>, depth: u
             (serde_json::Value::Number(number), true) => number.to_string(),
             _ => format!("key [{index}]"),
         };
+        let duplicate = !seen_keys.insert((is_int, name.clone()));
         let value = item(bytes, key.end, depth + 1, name);
         let (end, outcome) = (value.end, value.outcome);
         // The entry covers the key and the value so that every byte of the map belongs to a child.
         let mut entry = value.field;
         entry.length = end - offset;
         entry.offset = offset;
+        if duplicate {
+            entry.warnings.push("duplicate key: the map is not valid CBOR (RFC 8949 §5.6)".to_owned());
+        }
         field.children.push(entry);
         if let Err(problem) = outcome {
             field.length = end - field.offset;

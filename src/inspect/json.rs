@@ -291,6 +291,7 @@ impl Parser<'_> {
             self.pos += 1;
             return self.finish(field, json!("object(0)"));
         }
+        let mut seen_keys = std::collections::HashSet::new();
         loop {
             let key_offset = self.pos;
             if self.peek() != Some(b'"') {
@@ -308,10 +309,14 @@ impl Parser<'_> {
             }
             self.pos += 1;
             self.skip_whitespace();
+            let duplicate = !seen_keys.insert(key.clone());
             let (mut entry, outcome) = self.value(key, depth + 1);
             // The entry covers `"key": value` so that every byte of the object belongs to a child.
             entry.length = self.pos - key_offset;
             entry.offset = key_offset;
+            if duplicate {
+                entry.warnings.push("duplicate key: readers disagree on which value wins".to_owned());
+            }
             field.children.push(entry);
             if let Err(problem) = outcome {
                 field.length = self.pos - field.offset;
@@ -371,6 +376,9 @@ mod tests {
         );
         assert_eq!(child(&root, "ok").value, json!(true));
         assert_eq!(hum.children[0].value, json!(40));
+        let duplicate = super::decode(br#"{"a":1,"a":2}"#).fields.remove(0);
+        assert!(duplicate.children[0].warnings.is_empty());
+        assert!(duplicate.children[1].warnings[0].contains("duplicate key"));
     }
 
     #[test]

@@ -68,6 +68,9 @@ fn strings_tags_and_containers() {
     // {1: 2, 3: 4}: integer keys become the names
     let map = root(&[0xA2, 0x01, 0x02, 0x03, 0x04]);
     assert_eq!(child(&map, "3").value, json!(4));
+    // {1: 2, 1: 3} repeats a key; {1: 2, "1": 3} does not
+    assert!(root(&[0xA2, 0x01, 0x02, 0x01, 0x03]).children[1].warnings[0].contains("duplicate key"));
+    assert!(root(&[0xA2, 0x01, 0x02, 0x61, b'1', 0x03]).children[1].warnings.is_empty());
 }
 
 #[test]
