@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
+use super::inspector::InspectorView;
 use super::plot::{self, PlotState, WINDOWS_S};
 use super::power::{PowerAction, PowerView};
 use super::settings::Settings;
@@ -50,6 +51,7 @@ pub struct BenchtopApp {
     /// Which view fills the middle.
     view: View,
     power: PowerView,
+    inspector: InspectorView,
 }
 
 /// The views of the middle of the window.
@@ -61,6 +63,8 @@ pub enum View {
     Power,
     /// Energy budget and battery life.
     Budget,
+    /// A payload decoded field by field.
+    Inspect,
 }
 
 impl BenchtopApp {
@@ -95,6 +99,7 @@ impl BenchtopApp {
             started: Instant::now(),
             view: View::Live,
             power: PowerView::default(),
+            inspector: InspectorView::default(),
         };
         app.connect(source);
         app
@@ -163,6 +168,11 @@ impl BenchtopApp {
     /// Switches the middle view.
     pub fn set_view(&mut self, view: View) {
         self.view = view;
+    }
+
+    /// The Inspect view.
+    pub fn inspector(&mut self) -> &mut InspectorView {
+        &mut self.inspector
     }
 
     /// The Power view.
@@ -507,13 +517,20 @@ impl eframe::App for BenchtopApp {
         egui::Panel::top("title").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Benchtop");
-                for (view, label) in [(View::Live, "Live"), (View::Power, "Power"), (View::Budget, "Budget")] {
+                let views = [
+                    (View::Live, "Live"),
+                    (View::Power, "Power"),
+                    (View::Budget, "Budget"),
+                    (View::Inspect, "Inspect"),
+                ];
+                for (view, label) in views {
                     ui.selectable_value(&mut self.view, view, label);
                 }
                 let hint = match self.view {
                     View::Live => "Space pauses · F follows · R records",
                     View::Power => "click sets marker A · right click marker B",
                     View::Budget => "battery life from a profile",
+                    View::Inspect => "hover a byte or a field to see the other",
                 };
                 ui.label(RichText::new(hint).color(theme::MUTED));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -551,6 +568,7 @@ impl eframe::App for BenchtopApp {
             View::Live => self.central_ui(ui),
             View::Power => self.power_ui(ui),
             View::Budget => self.settings.budget.ui(ui),
+            View::Inspect => self.inspector.ui(ui),
         });
         self.toasts.ui(ui.ctx());
         self.apply(actions);

@@ -5,6 +5,7 @@ pub mod budget;
 pub mod connections;
 pub mod console;
 pub mod devices;
+pub mod inspector;
 pub mod plot;
 pub mod power;
 pub mod ppk2_live;

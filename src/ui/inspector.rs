@@ -1,0 +1,343 @@
+//! The Inspect tab: paste a payload (hex or base64), pick a format or a layout file, and read every field
+//! with its bytes. Hovering a byte highlights its field, hovering a field highlights its bytes; the cost of the
+//! payload on a LoRaWAN link is shown under it. Captured payloads (from the console's hex lines or typed in)
+//! stay in a short list to come back to.
+//!
+//! Decoding is synchronous: payloads are at most a few kilobytes, and every decoder is linear.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use eframe::egui::{self, Color32, RichText};
+
+use super::theme;
+use crate::inspect::cost::Cost;
+use crate::inspect::input::{parse_base64, parse_hex};
+use crate::inspect::{Decoded, FORMAT_NAMES, Field};
+
+/// Payloads kept in the capture list.
+pub const CAPTURES_KEPT: usize = 50;
+/// Bytes per row of the hex pane.
+const ROW_BYTES: usize = 16;
+
+/// What decodes the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoder {
+    /// One of [`FORMAT_NAMES`].
+    Format(String),
+    /// A layout file (TOML).
+    Layout(PathBuf),
+}
+
+/// A payload kept for later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// Where it came from and when.
+    pub label: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The Inspect tab's state.
+pub struct InspectorView {
+    /// The pasted text.
+    pub input: String,
+    /// How the payload is decoded.
+    pub decoder: Decoder,
+    /// The layout path typed in.
+    pub layout_input: String,
+    bytes: Vec<u8>,
+    decoded: Option<Result<Decoded, String>>,
+    /// Byte range to highlight (from the hovered field or byte), this frame.
+    highlight: Option<std::ops::Range<usize>>,
+    captures: VecDeque<Capture>,
+    last_decoded: Option<(String, Decoder)>,
+}
+
+impl Default for InspectorView {
+    fn default() -> Self {
+        Self {
+            input: String::new(),
+            decoder: Decoder::Format("lpp".into()),
+            layout_input: String::new(),
+            bytes: Vec::new(),
+            decoded: None,
+            highlight: None,
+            captures: VecDeque::new(),
+            last_decoded: None,
+        }
+    }
+}
+
+impl InspectorView {
+    /// The decoded payload (or why it could not be decoded).
+    pub fn decoded(&self) -> Option<&Result<Decoded, String>> {
+        self.decoded.as_ref()
+    }
+
+    /// The byte range highlighted from the last hover, if any.
+    pub fn highlighted(&self) -> Option<std::ops::Range<usize>> {
+        self.highlight.clone()
+    }
+
+    /// Keeps a payload in the capture list (newest first).
+    pub fn capture(&mut self, label: impl Into<String>, bytes: Vec<u8>) {
+        self.captures.push_front(Capture { label: label.into(), bytes });
+        self.captures.truncate(CAPTURES_KEPT);
+    }
+
+    /// Shows `bytes` as the payload (hex in the paste box).
+    pub fn show_bytes(&mut self, bytes: &[u8]) {
+        self.input = bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+    }
+
+    /// Decodes the pasted text with the chosen decoder, if either changed.
+    pub fn refresh(&mut self) {
+        let key = (self.input.clone(), self.decoder.clone());
+        if self.last_decoded.as_ref() == Some(&key) {
+            return;
+        }
+        self.last_decoded = Some(key);
+        if self.input.trim().is_empty() {
+            self.bytes.clear();
+            self.decoded = None;
+            return;
+        }
+        self.decoded = Some(match parse_payload(&self.input) {
+            Err(error) => {
+                self.bytes.clear();
+                Err(error.to_string())
+            }
+            Ok(bytes) => {
+                self.bytes = bytes;
+                self.decode()
+            }
+        });
+    }
+
+    fn decode(&self) -> Result<Decoded, String> {
+        match &self.decoder {
+            Decoder::Format(name) => crate::inspect::decode_format(name, &self.bytes).map_err(|e| e.to_string()),
+            Decoder::Layout(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("could not read the layout ({e}): {}", path.display()))?;
+                let layout = crate::inspect::layout::Layout::from_toml(&text)
+                    .map_err(|e| format!("{e} in {}", path.display()))?;
+                Ok(layout.decode(&self.bytes))
+            }
+        }
+    }
+
+    /// The whole tab.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.input_ui(ui);
+        self.refresh();
+        let highlight = self.highlight.take();
+        ui.separator();
+        match &self.decoded {
+            None => {
+                ui.label(
+                    RichText::new("Paste a payload as hex (01 67 00 e1) or base64, and pick its format or a layout.")
+                        .color(theme::MUTED),
+                );
+            }
+            Some(Err(error)) => {
+                ui.colored_label(theme::ERROR, error);
+            }
+            Some(Ok(decoded)) => {
+                let decoded = decoded.clone();
+                let mut hovered = None;
+                ui.horizontal_top(|ui| {
+                    ui.vertical(|ui| {
+                        ui.strong(format!("{} bytes", self.bytes.len()));
+                        if let Some(byte) = hex_ui(ui, &self.bytes, highlight.as_ref()) {
+                            hovered = decoded.field_at(byte).and_then(|path| path.last().map(|f| f.bytes()));
+                        }
+                    });
+                    ui.separator();
+                    ui.vertical(|ui| {
+                        egui::ScrollArea::vertical().id_salt("inspect-tree").max_height(420.0).show(ui, |ui| {
+                            for warning in &decoded.warnings {
+                                ui.colored_label(theme::PENDING, warning);
+                            }
+                            for field in &decoded.fields {
+                                if let Some(range) = field_ui(ui, field, highlight.as_ref()) {
+                                    hovered = Some(range);
+                                }
+                            }
+                        });
+                    });
+                });
+                ui.separator();
+                cost_ui(ui, &decoded);
+                self.highlight = hovered;
+            }
+        }
+        self.captures_ui(ui);
+    }
+
+    fn input_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let label = ui.label("Payload");
+            ui.add(
+                egui::TextEdit::multiline(&mut self.input)
+                    .hint_text("hex or base64")
+                    .desired_rows(2)
+                    .desired_width(480.0)
+                    .font(egui::TextStyle::Monospace),
+            )
+            .labelled_by(label.id);
+            if ui.button("Keep").on_hover_text("Keep this payload in the capture list").clicked()
+                && !self.bytes.is_empty()
+            {
+                let label = format!("pasted, {} bytes", self.bytes.len());
+                self.capture(label, self.bytes.clone());
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Decode as");
+            for format in FORMAT_NAMES {
+                let selected = self.decoder == Decoder::Format(format.into());
+                if ui.selectable_label(selected, format).clicked() {
+                    self.decoder = Decoder::Format(format.into());
+                }
+            }
+            ui.separator();
+            let label = ui.label("Layout");
+            ui.add(egui::TextEdit::singleline(&mut self.layout_input).hint_text("sensor.toml").desired_width(200.0))
+                .labelled_by(label.id);
+            if ui.button("Use layout").clicked() && !self.layout_input.trim().is_empty() {
+                self.decoder = Decoder::Layout(PathBuf::from(self.layout_input.trim()));
+                // A layout file may have changed on disk: decode again.
+                self.last_decoded = None;
+            }
+        });
+    }
+
+    fn captures_ui(&mut self, ui: &mut egui::Ui) {
+        if self.captures.is_empty() {
+            return;
+        }
+        ui.separator();
+        ui.strong("Captured");
+        let mut chosen = None;
+        egui::ScrollArea::vertical().id_salt("inspect-captures").max_height(120.0).show(ui, |ui| {
+            for (i, capture) in self.captures.iter().enumerate() {
+                if ui.selectable_label(false, &capture.label).clicked() {
+                    chosen = Some(i);
+                }
+            }
+        });
+        if let Some(bytes) = chosen.and_then(|i| self.captures.get(i)).map(|c| c.bytes.clone()) {
+            self.show_bytes(&bytes);
+        }
+    }
+}
+
+/// The hex pane; returns the byte under the pointer.
+fn hex_ui(ui: &mut egui::Ui, bytes: &[u8], highlight: Option<&std::ops::Range<usize>>) -> Option<usize> {
+    let mut hovered = None;
+    egui::Grid::new("inspect-hex").spacing([4.0, 2.0]).show(ui, |ui| {
+        for (row, chunk) in bytes.chunks(ROW_BYTES).enumerate() {
+            ui.label(RichText::new(format!("{:04x}", row * ROW_BYTES)).monospace().color(theme::MUTED));
+            for (column, byte) in chunk.iter().enumerate() {
+                let index = row * ROW_BYTES + column;
+                let lit = highlight.is_some_and(|r| r.contains(&index));
+                let mut text = RichText::new(format!("{byte:02x}")).monospace();
+                if lit {
+                    text = text.background_color(theme::SERIES[0]).color(Color32::BLACK);
+                }
+                if ui.label(text).hovered() {
+                    hovered = Some(index);
+                }
+            }
+            ui.end_row();
+        }
+    });
+    hovered
+}
+
+/// One field and its children; returns the byte range of the field under the pointer.
+fn field_ui(
+    ui: &mut egui::Ui,
+    field: &Field,
+    highlight: Option<&std::ops::Range<usize>>,
+) -> Option<std::ops::Range<usize>> {
+    let mut hovered = None;
+    let value = match &field.value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let place = match (field.bit_offset, field.bit_length) {
+        (Some(bit), Some(bits)) => format!("bit {bit}+{bits}"),
+        _ => format!("{}+{}", field.offset, field.length),
+    };
+    let text = format!("{}  {} {}  [{place}]", field.name, value, field.unit);
+    let lit = highlight.is_some_and(|r| *r == field.bytes());
+    let mut label = RichText::new(text);
+    if lit {
+        label = label.background_color(theme::SERIES[0]).color(Color32::BLACK);
+    }
+    if field.children.is_empty() {
+        if ui.label(label).hovered() {
+            hovered = Some(field.bytes());
+        }
+    } else {
+        let response =
+            egui::CollapsingHeader::new(label).id_salt((field.offset, &field.name)).default_open(true).show(ui, |ui| {
+                for child in &field.children {
+                    if let Some(range) = field_ui(ui, child, highlight) {
+                        hovered = Some(range);
+                    }
+                }
+            });
+        if response.header_response.hovered() {
+            hovered = Some(field.bytes());
+        }
+    }
+    for warning in &field.warnings {
+        ui.colored_label(theme::PENDING, format!("  {warning}"));
+    }
+    hovered
+}
+
+/// Size against JSON and against LoRaWAN's payload limits.
+fn cost_ui(ui: &mut egui::Ui, decoded: &Decoded) {
+    let cost = Cost::of(decoded);
+    ui.label(format!(
+        "{} bytes as sent · {} bytes as compact JSON ({:.1}× larger)",
+        decoded.size_bytes,
+        decoded.json_size_bytes,
+        decoded.json_size_bytes as f64 / decoded.size_bytes.max(1) as f64
+    ));
+    egui::Grid::new("inspect-cost").striped(true).show(ui, |ui| {
+        ui.strong("data rate");
+        ui.strong("limit");
+        ui.strong("fits");
+        ui.strong("time on air");
+        ui.strong("as JSON");
+        ui.end_row();
+        let air = |fit: &crate::inspect::cost::Fit| match (fit.fits, fit.time_on_air_ms) {
+            (true, Some(ms)) => format!("{ms:.1} ms"),
+            (true, None) => "fits".to_string(),
+            (false, _) => "does not fit".to_string(),
+        };
+        for rate in &cost.data_rates {
+            ui.label(format!("{} (SF{})", rate.data_rate.name, rate.data_rate.spreading_factor));
+            ui.label(format!("{} B", rate.data_rate.max_app_payload_bytes));
+            ui.label(if rate.payload.fits { "yes" } else { "no" });
+            ui.label(air(&rate.payload));
+            ui.label(air(&rate.json));
+            ui.end_row();
+        }
+    });
+}
+
+/// Hex if the text reads as hex, else base64; the hex error is the one shown when neither reads.
+pub fn parse_payload(text: &str) -> Result<Vec<u8>, crate::inspect::InspectError> {
+    match parse_hex(text) {
+        Ok(bytes) => Ok(bytes),
+        Err(hex_error) => parse_base64(text).map_err(|_| hex_error),
+    }
+}

@@ -1,0 +1,62 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The Inspect tab driven headless through egui_kittest: a pasted Cayenne LPP payload is decoded into named
+//! fields with units, hovering a byte highlights its field, and a bad paste says what is wrong.
+
+use benchtop::ui::BenchtopApp;
+use benchtop::ui::app::View;
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn app() -> Harness<'static, BenchtopApp> {
+    let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().unwrap()));
+    let handle = runtime.handle().clone();
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=4"));
+    // Wait for the simulated board so that nothing moves under the clicks.
+    let started = std::time::Instant::now();
+    while harness.state().paused().is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    harness.get_by_label("Inspect").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view(), View::Inspect);
+    harness
+}
+
+fn paste(harness: &mut Harness<'static, BenchtopApp>, text: &str) {
+    harness.get_by_role_and_label(Role::MultilineTextInput, "Payload").click();
+    harness.run_steps(2);
+    harness.get_by_role_and_label(Role::MultilineTextInput, "Payload").type_text(text);
+    harness.run_steps(3);
+}
+
+#[test]
+fn a_pasted_lpp_payload_is_read_field_by_field_and_bytes_light_up() {
+    let mut harness = app();
+    // Channel 1 temperature 27.2 °C (0x0110 = 272 × 0.1), channel 2 humidity 50 % (100 × 0.5).
+    paste(&mut harness, "01 67 01 10 02 68 64");
+    let decoded = harness.state_mut().inspector().decoded().cloned().unwrap().unwrap();
+    assert_eq!(decoded.size_bytes, 7);
+    assert_eq!(decoded.fields.len(), 2);
+    let text = serde_json::to_string(&decoded).unwrap();
+    assert!(text.contains("27.2") && text.contains("50"), "{text}");
+    harness.get_by_label("7 bytes");
+    // Hovering the temperature's value bytes lights the field they belong to.
+    harness.get_by_label("10").hover();
+    harness.run_steps(2);
+    let lit = harness.state_mut().inspector().highlighted().unwrap();
+    assert!(lit.contains(&3) && !lit.contains(&4), "{lit:?}");
+}
+
+#[test]
+fn a_paste_that_is_neither_hex_nor_base64_says_so() {
+    let mut harness = app();
+    paste(&mut harness, "zz not a payload");
+    let decoded = harness.state_mut().inspector().decoded().cloned().unwrap();
+    let error = decoded.unwrap_err();
+    assert!(error.contains("not hex"), "{error}");
+}
