@@ -174,9 +174,13 @@ fn chunked_string(bytes: &[u8], mut field: Field, major: u8, body: usize, depth:
     loop {
         if bytes.get(offset) == Some(&0xFF) {
             let end = offset + 1;
-            let text = if major == 3 { String::from_utf8(joined.clone()).ok().map(|t| json!(t)) } else { None };
-            let value = text.unwrap_or_else(|| json!(hex(&joined)));
-            return scalar(field, end, value.clone(), value);
+            let text = if major == 3 { std::str::from_utf8(&joined).ok() } else { None };
+            let value = text.map_or_else(|| json!(hex(&joined)), |text| json!(text));
+            let mut parsed = scalar(field, end, value.clone(), value);
+            if major == 3 && text.is_none() {
+                parsed.field.warnings.push("the joined text is not valid UTF-8; shown as hex".to_owned());
+            }
+            return parsed;
         }
         let initial = bytes.get(offset).copied();
         if let Some(initial) = initial
@@ -187,9 +191,9 @@ fn chunked_string(bytes: &[u8], mut field: Field, major: u8, body: usize, depth:
         }
         let chunk = item(bytes, offset, depth + 1, format!("[{}]", field.children.len()));
         let (end, outcome) = (chunk.end, chunk.outcome.clone());
-        if let Ok(content) = hex_or_text(&chunk.field.raw, major) {
-            joined.extend_from_slice(&content);
-        }
+        // A chunk that decoded is a definite string: its content is what follows its head.
+        let content_start = head(bytes, offset).map_or(end, |chunk_head| offset + chunk_head.length);
+        joined.extend_from_slice(bytes.get(content_start..end).unwrap_or_default());
         field.children.push(chunk.field);
         if let Err(problem) = outcome {
             field.length = end - field.offset;
@@ -197,17 +201,6 @@ fn chunked_string(bytes: &[u8], mut field: Field, major: u8, body: usize, depth:
         }
         offset = end;
     }
-}
-
-/// The bytes of a decoded chunk's raw value (hex for byte strings, text for text strings).
-fn hex_or_text(raw: &serde_json::Value, major: u8) -> Result<Vec<u8>, ()> {
-    let text = raw.as_str().ok_or(())?;
-    if major == 3 {
-        return Ok(text.as_bytes().to_vec());
-    }
-    (0..text.len() / 2)
-        .map(|i| text.get(i * 2..i * 2 + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or(()))
-        .collect()
 }
 
 /// Reads items (or key/value pairs) until `count` or, for an indefinite length, a break byte.

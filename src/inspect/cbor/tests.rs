@@ -83,6 +83,13 @@ fn indefinite_lengths() {
     // (_ "strea", "ming")
     let text = root(&[0x7F, 0x65, 0x73, 0x74, 0x72, 0x65, 0x61, 0x64, 0x6D, 0x69, 0x6E, 0x67, 0xFF]);
     assert_eq!((text.value.clone(), text.length, text.children.len()), (json!("streaming"), 13, 2));
+    // (_ h'0102', h'03') and a text split inside a UTF-8 sequence: "é" = C3 A9 in two chunks
+    assert_eq!(root(&[0x5F, 0x42, 0x01, 0x02, 0x41, 0x03, 0xFF]).value, json!("010203"));
+    let split = root(&[0x7F, 0x61, 0xC3, 0x61, 0xA9, 0xFF]);
+    assert_eq!(split.value, json!("é"));
+    assert_eq!(split.children[0].value, json!("c3"));
+    // RFC 8949 §3.2.3: each chunk must be valid UTF-8 on its own.
+    assert!(split.children[0].warnings[0].contains("not valid UTF-8"));
     // {_ "Fun": true, "Amt": -2}
     let map = root(&[0xBF, 0x63, 0x46, 0x75, 0x6E, 0xF5, 0x63, 0x41, 0x6D, 0x74, 0x21, 0xFF]);
     assert_eq!(child(&map, "Fun").value, json!(true));
