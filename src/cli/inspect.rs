@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{ArgGroup, Args};
+use serde::Serialize;
 
 use crate::inspect::cost::Cost;
 use crate::inspect::input::{parse_base64, parse_hex, to_hex};
@@ -44,6 +45,16 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+/// The JSON form of `benchtop inspect`: the decoded payload's fields in their documented order, then `cost`.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    /// Format, sizes, fields and warnings.
+    #[serde(flatten)]
+    pub decoded: &'a Decoded,
+    /// What it costs on LoRaWAN.
+    pub cost: &'a Cost,
+}
+
 /// Runs `benchtop inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let layout = args.layout.as_deref().map(load_layout).transpose()?;
@@ -70,11 +81,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     };
     let cost = Cost::of(&decoded);
     if args.json {
-        let mut report = serde_json::to_value(&decoded)?;
-        if let Some(object) = report.as_object_mut() {
-            object.insert("cost".into(), serde_json::to_value(&cost)?);
-        }
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&Report { decoded: &decoded, cost: &cost })?);
     } else {
         print!("{}", tree_text(&decoded, &bytes));
         println!();
@@ -193,4 +200,38 @@ pub fn cost_table(cost: &Cost) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::input::parse_hex;
+
+    #[test]
+    fn long_fields_are_elided_and_warnings_indented() {
+        let layout = Layout::from_toml(
+            "name = \"blob\"\n[[fields]]\nname = \"key\"\ntype = \"bytes:16\"\n[[fields]]\ntype = \"pad:1\"\n",
+        )
+        .unwrap();
+        let bytes = parse_hex("000102030405060708090a0b0c0d0e0f 01 ff").unwrap();
+        let text = tree_text(&layout.decode(&bytes), &bytes);
+        let key = text.lines().find(|l| l.starts_with("key")).unwrap();
+        assert!(key.contains("00 01 02 03 04 05 06 07 08 09 0a 0b …") && !key.contains(" 0c "), "{text}");
+        assert!(text.contains("\n  ! padding is not zero"), "{text}");
+        assert!(
+            text.ends_with(
+                "warning: 1 trailing byte after the layout's fields (offset 17..18); is this the right layout?\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_report_keeps_the_documented_key_order() {
+        let layout = Layout::from_toml("name = \"one\"\n[[fields]]\nname = \"v\"\ntype = \"u8\"\n").unwrap();
+        let decoded = layout.decode(&[7]);
+        let cost = Cost::of(&decoded);
+        let text = serde_json::to_string(&Report { decoded: &decoded, cost: &cost }).unwrap();
+        assert!(text.starts_with(r#"{"format":"one","size_bytes":1,"json_size_bytes":7,"fields":[{"name":"v","offset":0,"length":1,"bit_offset":null,"bit_length":null,"raw":7,"value":7,"unit":""}],"cost":{"#), "{text}");
+    }
 }
