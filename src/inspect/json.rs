@@ -439,6 +439,27 @@ mod tests {
         assert_eq!(ours.len(), 7);
     }
 
+    /// Arbitrary JSON documents (objects keep serde_json's sorted key order, as they are printed).
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            "(?s).{0,8}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("(?s).{0,6}", inner, 0..6)
+                    .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
     fn assert_within(field: &Field, len: usize) {
         assert!(field.offset + field.length <= len, "{} beyond {len}", field.name);
         for child in &field.children {
@@ -453,6 +474,18 @@ mod tests {
             for field in &decoded.fields {
                 assert_within(field, bytes.len());
             }
+        }
+
+        #[test]
+        fn serde_json_documents_decode_to_the_same_values(value in json_value(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) };
+            let text = text.unwrap();
+            let decoded = decode(text.as_bytes());
+            prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            leaves(&decoded.fields[0], &mut ours);
+            serde_leaves(&value, &mut theirs);
+            prop_assert_eq!(ours, theirs);
         }
 
         #[test]
