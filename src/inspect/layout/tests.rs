@@ -331,6 +331,24 @@ proptest! {
         }
     }
 
+    /// Any batch payload decodes and encodes back to the same bytes, the count filled in from the records.
+    #[test]
+    fn batch_round_trips(records in prop::collection::vec(any::<[u8; 4]>(), 0..6), base in any::<[u8; 4]>()) {
+        let layout = Layout::from_toml(BATCH).unwrap();
+        let mut bytes = vec![u8::try_from(records.len()).unwrap()];
+        bytes.extend(base);
+        bytes.extend(records.iter().flatten());
+        let decoded = layout.decode(&bytes);
+        prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+        let mut list = vec![format!("base_time={}", decoded.fields[1].value)];
+        for record in &decoded.fields[2].children {
+            for field in &record.children {
+                list.push(format!("samples{}.{}={}", record.name, field.name, field.value));
+            }
+        }
+        prop_assert_eq!(layout.encode(&list.join(",")).unwrap(), bytes);
+    }
+
     /// Whatever decodes from bytes without warnings encodes back to the same bytes (env sensor layout).
     #[test]
     fn env_sensor_round_trips(bytes in prop::collection::vec(any::<u8>(), 8)) {
