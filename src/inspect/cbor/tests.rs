@@ -1,5 +1,6 @@
 //! CBOR decoder tests: RFC 8949 appendix A examples as golden bytes, a SenML pack with offsets worked out by
-//! hand, malformed and truncated items, and a proptest that arbitrary bytes decode within the payload.
+//! hand, malformed and truncated items, and proptests: arbitrary bytes decode within the payload, and documents
+//! written by a minimal encoder here decode to the same values.
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -189,7 +190,105 @@ fn assert_within(field: &Field, len: usize) {
     }
 }
 
+/// A minimal CBOR encoder for test documents: shortest heads, doubles for non-integers, text keys.
+fn encode(value: &serde_json::Value, out: &mut Vec<u8>) {
+    fn head(major: u8, argument: u64, out: &mut Vec<u8>) {
+        let major = major << 5;
+        match argument {
+            0..=23 => out.push(major | argument as u8),
+            24..=0xFF => out.extend_from_slice(&[major | 24, argument as u8]),
+            0x100..=0xFFFF => {
+                out.push(major | 25);
+                out.extend_from_slice(&(argument as u16).to_be_bytes());
+            }
+            0x1_0000..=0xFFFF_FFFF => {
+                out.push(major | 26);
+                out.extend_from_slice(&(argument as u32).to_be_bytes());
+            }
+            _ => {
+                out.push(major | 27);
+                out.extend_from_slice(&argument.to_be_bytes());
+            }
+        }
+    }
+    match value {
+        serde_json::Value::Null => out.push(0xF6),
+        serde_json::Value::Bool(flag) => out.push(if *flag { 0xF5 } else { 0xF4 }),
+        serde_json::Value::Number(number) => match (number.as_u64(), number.as_i64()) {
+            (Some(n), _) => head(0, n, out),
+            (None, Some(n)) => head(1, (-1 - n) as u64, out),
+            _ => {
+                out.push(0xFB);
+                out.extend_from_slice(&number.as_f64().unwrap().to_bits().to_be_bytes());
+            }
+        },
+        serde_json::Value::String(text) => {
+            head(3, text.len() as u64, out);
+            out.extend_from_slice(text.as_bytes());
+        }
+        serde_json::Value::Array(items) => {
+            head(4, items.len() as u64, out);
+            items.iter().for_each(|item| encode(item, out));
+        }
+        serde_json::Value::Object(map) => {
+            head(5, map.len() as u64, out);
+            for (key, item) in map {
+                encode(&serde_json::Value::from(key.as_str()), out);
+                encode(item, out);
+            }
+        }
+    }
+}
+
+fn document() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+        "(?s).{0,30}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map("[a-z]{1,4}", inner, 0..6)
+                .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// Leaf values in document order.
+fn leaves(field: &Field, out: &mut Vec<serde_json::Value>) {
+    let container = field.raw.as_str().is_some_and(|raw| raw.starts_with("array(") || raw.starts_with("map("));
+    if !container {
+        out.push(field.value.clone());
+    }
+    field.children.iter().for_each(|child| leaves(child, out));
+}
+
+fn document_leaves(value: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    match value {
+        serde_json::Value::Array(items) => items.iter().for_each(|item| document_leaves(item, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|item| document_leaves(item, out)),
+        leaf => out.push(leaf.clone()),
+    }
+}
+
 proptest! {
+    #[test]
+    fn encoded_documents_decode_to_the_same_values(value in document()) {
+        let mut bytes = Vec::new();
+        encode(&value, &mut bytes);
+        let decoded = decode(&bytes);
+        prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+        prop_assert_eq!((decoded.fields[0].offset, decoded.fields[0].length), (0, bytes.len()));
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        leaves(&decoded.fields[0], &mut ours);
+        document_leaves(&value, &mut theirs);
+        prop_assert_eq!(ours, theirs);
+    }
+
     #[test]
     fn arbitrary_bytes_decode_within_the_payload(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
         let decoded = decode(&bytes);
