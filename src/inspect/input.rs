@@ -104,6 +104,15 @@ pub fn parse_base64(text: &str) -> Result<Vec<u8>, InspectError> {
     Ok(bytes)
 }
 
+/// Parses pasted text as hex when it reads as hex (only hex digits, separators and `0x`), else as base64.
+/// Text that is valid both ways (`CAFE`) is taken as hex, the form consoles and datasheets show most.
+pub fn parse_pasted(text: &str) -> Result<Vec<u8>, InspectError> {
+    let without_prefixes = text.replace("0x", "").replace("0X", "");
+    let looks_like_hex =
+        without_prefixes.chars().all(|c| c.is_ascii_hexdigit() || is_separator(c)) && parse_hex(text).is_ok();
+    if looks_like_hex { parse_hex(text) } else { parse_base64(text) }
+}
+
 /// Formats bytes as lowercase hex without separators.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
@@ -145,6 +154,17 @@ mod tests {
         assert_eq!(parse_base64("TWFu").unwrap(), b"Man");
         assert_eq!(parse_base64("TWE=").unwrap(), b"Ma");
         assert_eq!(parse_base64("TQ==").unwrap(), b"M");
+    }
+
+    #[test]
+    fn pasted_text_is_hex_when_it_can_be() {
+        assert_eq!(parse_pasted("03 67 01 10").unwrap(), [0x03, 0x67, 0x01, 0x10]);
+        assert_eq!(parse_pasted("CAFE").unwrap(), [0xCA, 0xFE], "valid both ways: hex wins");
+        assert_eq!(parse_pasted("A2cBEAVnAP8=").unwrap(), [0x03, 0x67, 0x01, 0x10, 0x05, 0x67, 0x00, 0xFF]);
+        // An odd number of hex digits cannot be hex, so it is read as base64.
+        assert_eq!(parse_pasted("ABC").unwrap(), [0x00, 0x10]);
+        let error = parse_pasted("not a payload!").unwrap_err().to_string();
+        assert!(error.contains("base64") && error.contains("character 14 ('!')"), "{error}");
     }
 
     #[test]
