@@ -322,6 +322,25 @@ mod tests {
 
     proptest! {
         #[test]
+        fn generated_records_decode_back(records in proptest::collection::vec(
+            (any::<u8>(), 0..TYPES.len(), proptest::collection::vec(any::<u8>(), 9)), 0..12)
+        ) {
+            let mut bytes = Vec::new();
+            for (channel, type_index, value) in &records {
+                let lpp_type = TYPES[*type_index];
+                bytes.extend_from_slice(&[*channel, lpp_type.code]);
+                bytes.extend_from_slice(&value[..lpp_type.size_bytes]);
+            }
+            let decoded = decode(&bytes);
+            prop_assert!(decoded.warnings.is_empty());
+            prop_assert_eq!(decoded.fields.len(), records.len());
+            for (field, (channel, type_index, _)) in decoded.fields.iter().zip(&records) {
+                prop_assert_eq!(&field.name, &format!("{} [ch {channel}]", TYPES[*type_index].name));
+                prop_assert_eq!(field.length, 2 + TYPES[*type_index].size_bytes);
+            }
+        }
+
+        #[test]
         fn arbitrary_bytes_decode_within_the_payload(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let decoded = decode(&bytes);
             for field in &decoded.fields {

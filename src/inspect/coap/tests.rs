@@ -134,7 +134,49 @@ fn assert_within(field: &Field, len: usize) {
     }
 }
 
+/// The option header for `delta` and `length` with its 13/14 extended bytes (RFC 7252 §3.1).
+fn option_header(delta: u32, length: usize) -> Vec<u8> {
+    fn nibble(value: u32) -> (u8, Vec<u8>) {
+        match value {
+            0..=12 => (value as u8, Vec::new()),
+            13..=268 => (13, vec![(value - 13) as u8]),
+            _ => (14, ((value - 269) as u16).to_be_bytes().to_vec()),
+        }
+    }
+    let (delta_nibble, delta_extra) = nibble(delta);
+    let (length_nibble, length_extra) = nibble(length as u32);
+    let mut header = vec![delta_nibble << 4 | length_nibble];
+    header.extend(delta_extra);
+    header.extend(length_extra);
+    header
+}
+
 proptest! {
+    #[test]
+    fn encoded_options_decode_back(
+        options in proptest::collection::vec((0u32..1000, proptest::collection::vec(any::<u8>(), 0..300)), 0..6)
+    ) {
+        let mut bytes = vec![0x40, 0x01, 0x00, 0x01];
+        let mut number = 0;
+        let mut expected = Vec::new();
+        for (delta, value) in &options {
+            number += delta;
+            let start = bytes.len();
+            bytes.extend(option_header(*delta, value.len()));
+            bytes.extend_from_slice(value);
+            expected.push((start, bytes.len() - start, format!("delta {delta} (option {number}), length {}", value.len())));
+        }
+        let decoded = decode(&bytes);
+        prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+        let decoded_options: Vec<_> = decoded.fields.iter().skip(5).collect();
+        prop_assert_eq!(decoded_options.len(), expected.len());
+        for (option, (offset, length, header)) in decoded_options.into_iter().zip(expected) {
+            prop_assert_eq!((option.offset, option.length), (offset, length));
+            prop_assert_eq!(&child(option, "header").value, &json!(header));
+        }
+    }
+
+
     #[test]
     fn arbitrary_bytes_decode_within_the_payload(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
         let decoded = decode(&bytes);
