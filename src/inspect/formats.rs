@@ -4,13 +4,12 @@
 //! A name listed in [`FORMAT_NAMES`] whose decoder is not written yet answers
 //! [`InspectError::UnknownFormat`], so callers never need to know which decoders exist.
 
-use super::{Decoded, InspectError, cbor, coap, json, lpp, mqtt};
+use super::{Decoded, InspectError, cbor, coap, frame, json, lpp, mqtt};
 
 /// Every built-in format name, in the order help texts list them.
 pub const FORMAT_NAMES: [&str; 6] = ["lpp", "cbor", "json", "coap", "mqtt", "frame"];
 
-/// Decodes `bytes` as the built-in format `name` (`lpp`, `cbor`, `json`, `coap`, `mqtt`; `frame` is not
-/// written yet).
+/// Decodes `bytes` as the built-in format `name` (`lpp`, `cbor`, `json`, `coap`, `mqtt`, `frame`).
 pub fn decode_format(name: &str, bytes: &[u8]) -> Result<Decoded, InspectError> {
     match name {
         "lpp" => Ok(lpp::decode(bytes)),
@@ -18,6 +17,7 @@ pub fn decode_format(name: &str, bytes: &[u8]) -> Result<Decoded, InspectError> 
         "json" => Ok(json::decode(bytes)),
         "coap" => Ok(coap::decode(bytes)),
         "mqtt" => Ok(mqtt::decode(bytes)),
+        "frame" => Ok(frame::decode(bytes)),
         other => Err(InspectError::UnknownFormat(other.to_string())),
     }
 }
@@ -40,7 +40,13 @@ mod tests {
         assert_eq!((coap.format.as_str(), coap.size_bytes), ("coap", 4));
         let mqtt = decode_format("mqtt", &[0xC0, 0x00]).unwrap();
         assert_eq!((mqtt.format.as_str(), mqtt.size_bytes), ("mqtt", 2));
-        assert_eq!(decode_format("frame", &[0]), Err(InspectError::UnknownFormat("frame".into())));
+        // A postcard-rpc ping request as a wire frame (firmware-protocol's golden bytes).
+        let frame = decode_format(
+            "frame",
+            &[0x03, 0x10, 0xbd, 0x01, 0x0a, 0xf8, 0xac, 0xd1, 0x91, 0x01, 0x81, 0x1d, 0x10, 0xe5, 0x00],
+        )
+        .unwrap();
+        assert_eq!(frame.format, "frame");
         assert_eq!(decode_format("protobuf", &[1]), Err(InspectError::UnknownFormat("protobuf".into())));
     }
 }

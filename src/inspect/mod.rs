@@ -9,6 +9,7 @@ pub mod coap;
 pub mod cost;
 pub mod field;
 pub mod formats;
+pub mod frame;
 pub mod input;
 pub mod json;
 pub mod layout;
