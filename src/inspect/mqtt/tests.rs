@@ -138,7 +138,57 @@ fn assert_within(field: &Field, len: usize) {
     }
 }
 
+/// A PUBLISH packet: fixed header with the remaining length as a variable byte integer, topic, packet id.
+fn publish_packet(qos: u8, retain: bool, topic: &str, packet_id: u16, payload: &[u8]) -> Vec<u8> {
+    let mut body = (topic.len() as u16).to_be_bytes().to_vec();
+    body.extend_from_slice(topic.as_bytes());
+    if qos > 0 {
+        body.extend_from_slice(&packet_id.to_be_bytes());
+    }
+    body.extend_from_slice(payload);
+    let mut packet = vec![0x30 | qos << 1 | u8::from(retain)];
+    let mut remaining = body.len();
+    loop {
+        let byte = (remaining % 128) as u8;
+        remaining /= 128;
+        packet.push(if remaining > 0 { byte | 0x80 } else { byte });
+        if remaining == 0 {
+            break;
+        }
+    }
+    packet.extend(body);
+    packet
+}
+
 proptest! {
+    #[test]
+    fn generated_publish_packets_decode_back(
+        qos in 0u8..3,
+        retain in any::<bool>(),
+        topic in "[a-z/]{1,20}",
+        packet_id in 1u16..,
+        payload in proptest::collection::vec(any::<u8>(), 0..20_000),
+    ) {
+        let bytes = publish_packet(qos, retain, &topic, packet_id, &payload);
+        let decoded = decode(&bytes);
+        prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+        let flags = field(&decoded, "flags");
+        prop_assert_eq!(&child(flags, "qos").value, &json!(qos));
+        prop_assert_eq!(&child(flags, "retain").value, &json!(retain));
+        let remaining = field(&decoded, "remaining length");
+        let topic_field = field(&decoded, "topic");
+        prop_assert_eq!(topic_field.offset, 1 + remaining.length);
+        prop_assert_eq!(&topic_field.value, &json!(topic));
+        let ids: Vec<_> = decoded.fields.iter().filter(|f| f.name == "packet id").collect();
+        prop_assert_eq!(ids.len(), usize::from(qos > 0));
+        if let Some(id) = ids.first() {
+            prop_assert_eq!(&id.value, &json!(packet_id));
+        }
+        let payload_length = decoded.fields.iter().find(|f| f.name == "payload").map_or(0, |f| f.length);
+        prop_assert_eq!(payload_length, payload.len());
+    }
+
+
     #[test]
     fn arbitrary_bytes_decode_within_the_payload(bytes in proptest::collection::vec(any::<u8>(), 0..96), v5 in any::<bool>()) {
         let version = if v5 { MqttVersion::V5 } else { MqttVersion::V3_1_1 };
