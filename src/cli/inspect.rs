@@ -61,6 +61,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     if let Some(values) = &args.encode {
         let layout = layout.context("--encode needs a --layout")?;
         let bytes = layout.encode(values).context("could not encode the values")?;
+        for note in rounding_notes(&layout, values, &bytes) {
+            eprintln!("note: {note}");
+        }
         if args.json {
             println!("{}", serde_json::json!({ "hex": to_hex(&bytes), "size_bytes": bytes.len() }));
         } else {
@@ -88,6 +91,39 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         print!("{}", cost_table(&cost));
     }
     Ok(())
+}
+
+/// Values the layout cannot store exactly (21.55 at a scale of 0.1), as they will read back.
+fn rounding_notes(layout: &Layout, values: &str, bytes: &[u8]) -> Vec<String> {
+    fn flatten(fields: &[Field], prefix: &str, out: &mut Vec<(String, serde_json::Value)>) {
+        for field in fields {
+            // Records are named `[i]` and join their group's name without a dot.
+            let path = if field.name.starts_with('[') {
+                format!("{}{}", prefix.trim_end_matches('.'), field.name)
+            } else {
+                format!("{prefix}{}", field.name)
+            };
+            if field.children.is_empty() {
+                out.push((path, field.value.clone()));
+            } else {
+                flatten(&field.children, &format!("{path}."), out);
+            }
+        }
+    }
+    let mut stored = Vec::new();
+    flatten(&layout.decode(bytes).fields, "", &mut stored);
+    values
+        .split(',')
+        .filter_map(|assignment| {
+            let (path, given) = assignment.split_once('=')?;
+            let (path, given) = (path.trim(), given.trim());
+            let wanted: f64 = given.parse().ok()?;
+            let (_, value) = stored.iter().find(|(stored_path, _)| stored_path == path)?;
+            let read_back = value.as_f64()?;
+            let close = (read_back - wanted).abs() <= 1e-9 * wanted.abs().max(1.0);
+            (!close).then(|| format!("{path}={given} is stored as {value}, the nearest value the layout can hold"))
+        })
+        .collect()
 }
 
 fn load_layout(path: &std::path::Path) -> anyhow::Result<Layout> {
@@ -224,6 +260,25 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn values_the_layout_rounds_are_noted() {
+        let layout = Layout::from_toml(
+            "name = \"r\"\n[[fields]]\nname = \"t\"\ntype = \"i16\"\nscale = 0.1\n[[fields]]\nname = \"g\"\ntype = \"group\"\ncount = 1\nfields = [{ name = \"v\", type = \"u8\", scale = 0.5 }]\n",
+        )
+        .unwrap();
+        let values = "t=21.55, g[0].v=3.3";
+        let bytes = layout.encode(values).unwrap();
+        let notes = rounding_notes(&layout, values, &bytes);
+        assert_eq!(
+            notes,
+            [
+                "t=21.55 is stored as 21.6, the nearest value the layout can hold",
+                "g[0].v=3.3 is stored as 3.5, the nearest value the layout can hold"
+            ]
+        );
+        assert!(rounding_notes(&layout, "t=21.5, g[0].v=3.5", &layout.encode("t=21.5,g[0].v=3.5").unwrap()).is_empty());
     }
 
     #[test]
