@@ -60,3 +60,16 @@ fn a_paste_that_is_neither_hex_nor_base64_says_so() {
     let error = decoded.unwrap_err();
     assert!(error.contains("not hex"), "{error}");
 }
+
+#[test]
+fn a_captured_payload_comes_back_from_the_capture_list() {
+    let mut harness = app();
+    harness.state_mut().inspector().capture("board · console 1.500 s", vec![0x01, 0x67, 0x01, 0x10]);
+    harness.run_steps(2);
+    assert!(harness.state_mut().inspector().decoded().is_none(), "nothing pasted yet");
+    harness.get_by_label("board · console 1.500 s").click();
+    harness.run_steps(3);
+    let decoded = harness.state_mut().inspector().decoded().cloned().unwrap().unwrap();
+    assert_eq!(decoded.size_bytes, 4);
+    assert_eq!(decoded.fields.len(), 1);
+}

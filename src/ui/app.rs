@@ -308,11 +308,16 @@ impl BenchtopApp {
             ui.colored_label(theme::ERROR, notice);
         }
         match console::console_ui(ui, &mut self.console, &device.console, can_send) {
-            Some(Ok(bytes)) => {
+            Some(console::ConsoleAction::Send(Ok(bytes))) => {
                 device.notice = None;
                 device.send(bytes);
             }
-            Some(Err(error)) => device.notice = Some(error.0),
+            Some(console::ConsoleAction::Send(Err(error))) => device.notice = Some(error.0),
+            Some(console::ConsoleAction::Inspect(label, bytes)) => {
+                self.inspector.show_bytes(&bytes);
+                self.inspector.capture(format!("{} · {label}", device.source), bytes);
+                self.view = View::Inspect;
+            }
             None => {}
         }
     }

@@ -97,13 +97,32 @@ impl ConsoleState {
     }
 }
 
-/// Draws the console for `lines`; returns bytes to send (only offered when `can_send`), or an error to show.
+/// What the user asked of the console.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConsoleAction {
+    /// Send these bytes (or show why the input is not sendable).
+    Send(Result<Vec<u8>, HexError>),
+    /// Open this line in the inspector: `(label, payload)`.
+    Inspect(String, Vec<u8>),
+}
+
+/// The payload a console line carries: the bytes a hex line spells out (after an optional `label:`), else the
+/// line's own bytes.
+pub fn line_payload(text: &str) -> Vec<u8> {
+    let body = text.rsplit_once(':').map_or(text, |(_, rest)| rest).trim();
+    match parse_hex(body) {
+        Ok(bytes) if body.len() >= 2 => bytes,
+        _ => text.as_bytes().to_vec(),
+    }
+}
+
+/// Draws the console for `lines`; returns bytes to send (only offered when `can_send`) or a line to inspect.
 pub fn console_ui(
     ui: &mut egui::Ui,
     state: &mut ConsoleState,
     lines: &VecDeque<(f64, String)>,
     can_send: bool,
-) -> Option<Result<Vec<u8>, HexError>> {
+) -> Option<ConsoleAction> {
     let mut sent = None;
     ui.horizontal(|ui| {
         ui.label(RichText::new("Console").strong());
@@ -134,7 +153,7 @@ pub fn console_ui(
             }
             let entered = input.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Send").clicked() || entered) && !(state.input.is_empty() && state.send_hex) {
-                sent = Some(state.take_input());
+                sent = Some(ConsoleAction::Send(state.take_input()));
             }
         }
     });
@@ -148,7 +167,10 @@ pub fn console_ui(
             };
             ui.horizontal(|ui| {
                 ui.label(RichText::new(format!("{:>10}", format_time(*t_s))).monospace().color(theme::MUTED));
-                ui.monospace(body);
+                let line = ui.add(egui::Label::new(RichText::new(body).monospace()).sense(egui::Sense::click()));
+                if line.on_hover_text("Click to open this line in the inspector").clicked() {
+                    sent = Some(ConsoleAction::Inspect(format!("console {}", format_time(*t_s)), line_payload(text)));
+                }
             });
         }
     });
@@ -167,6 +189,14 @@ mod tests {
         assert!(parse_hex("0g").is_err());
         assert!(parse_hex("abc").is_err());
         assert!(parse_hex("  ").is_err());
+    }
+
+    #[test]
+    fn a_hex_line_gives_its_bytes_and_any_other_line_its_text() {
+        assert_eq!(line_payload("rx: 01 67 01 10"), vec![0x01, 0x67, 0x01, 0x10]);
+        assert_eq!(line_payload("0167"), vec![0x01, 0x67]);
+        assert_eq!(line_payload("temp:22.5"), b"temp:22.5".to_vec());
+        assert_eq!(line_payload("hello"), b"hello".to_vec());
     }
 
     #[test]
