@@ -20,7 +20,14 @@ pub const MAX_DEPTH: usize = 64;
 /// Decodes a CBOR item (or a CBOR sequence). Never panics.
 pub fn decode(bytes: &[u8]) -> Decoded {
     let (fields, warnings) = decode_items(bytes);
-    Decoded::new("cbor", bytes.len(), fields, warnings)
+    let mut decoded = Decoded::new("cbor", bytes.len(), fields, warnings);
+    // The same data as JSON: the item itself (a sequence as an array), arrays as arrays, SenML with its labels.
+    let value = match decoded.fields.as_slice() {
+        [root] => super::json::compact_value(root),
+        items => serde_json::Value::Array(items.iter().map(super::json::compact_value).collect()),
+    };
+    decoded.json_size_bytes = super::json::compact_size_bytes(&value);
+    decoded
 }
 
 /// The top-level fields and payload warnings of `bytes` read as CBOR (used by CoAP for a CBOR payload).

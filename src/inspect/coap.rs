@@ -29,7 +29,10 @@ pub fn decode(bytes: &[u8]) -> Decoded {
             fields.push(rest_field(bytes, end, problem));
         }
     }
-    Decoded::new("coap", bytes.len(), fields, warnings)
+    let mut decoded = Decoded::new("coap", bytes.len(), fields, warnings);
+    // The message with its decoded payload as compact JSON, not the header fields as a JSON object.
+    decoded.json_size_bytes = json::message_size_with_json_payload(bytes.len(), &decoded.fields);
+    decoded
 }
 
 /// Pushes the fields of the message; `Err` says why decoding stopped before the end.

@@ -17,7 +17,49 @@ pub const MAX_DEPTH: usize = 64;
 /// Decodes a JSON document. Never panics.
 pub fn decode(bytes: &[u8]) -> Decoded {
     let (fields, warnings) = decode_fields(bytes);
-    Decoded::new("json", bytes.len(), fields, warnings)
+    let mut decoded = Decoded::new("json", bytes.len(), fields, warnings);
+    // The document's own compact form, not `{"root": …}` with arrays as objects.
+    decoded.json_size_bytes = decoded.fields.first().map_or(0, |root| compact_size_bytes(&compact_value(root)));
+    decoded
+}
+
+/// The value a decoded CBOR or JSON field stands for, as JSON: containers (raw `array(n)`, `map(n)`,
+/// `object(n)`) become arrays and objects, a CBOR tag its content, anything else its value. SenML labels are
+/// written short (`bn`, `n`, `v` …), as SenML JSON would.
+pub(crate) fn compact_value(field: &Field) -> serde_json::Value {
+    let raw = field.raw.as_str().unwrap_or_default();
+    if raw.starts_with("array(") {
+        return serde_json::Value::Array(field.children.iter().map(compact_value).collect());
+    }
+    if raw.starts_with("map(") || raw.starts_with("object(") {
+        let entries = field.children.iter().map(|entry| {
+            let key = super::cbor::senml::short_label(&entry.name).unwrap_or(&entry.name);
+            (key.to_owned(), compact_value(entry))
+        });
+        return serde_json::Value::Object(entries.collect());
+    }
+    match field.children.as_slice() {
+        [content] if content.name == "content" => compact_value(content),
+        _ => field.value.clone(),
+    }
+}
+
+/// The size of a CoAP or MQTT message whose decoded `payload` field (CBOR or JSON children) were written as
+/// compact JSON instead; an opaque payload counts as it is. Headers and options stay as they are, since JSON
+/// would not replace them.
+pub(crate) fn message_size_with_json_payload(size_bytes: usize, fields: &[Field]) -> usize {
+    let Some(payload) = fields.iter().find(|field| field.name == "payload") else { return size_bytes };
+    let json_bytes = match payload.children.as_slice() {
+        [] => return size_bytes,
+        [root] => compact_size_bytes(&compact_value(root)),
+        items => compact_size_bytes(&serde_json::Value::Array(items.iter().map(compact_value).collect())),
+    };
+    size_bytes - payload.length + json_bytes
+}
+
+/// Bytes of `value` written as compact JSON.
+pub(crate) fn compact_size_bytes(value: &serde_json::Value) -> usize {
+    serde_json::to_string(value).map_or(0, |text| text.len())
 }
 
 /// The fields and payload warnings of `bytes` read as JSON (CoAP and MQTT payloads use it too); no warnings
@@ -486,6 +528,7 @@ mod tests {
             leaves(&decoded.fields[0], &mut ours);
             serde_leaves(&value, &mut theirs);
             prop_assert_eq!(ours, theirs);
+            prop_assert_eq!(decoded.json_size_bytes, serde_json::to_string(&value).unwrap().len());
         }
 
         #[test]

@@ -110,7 +110,35 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         fields.push(record(offset, channel, lpp_type, value_bytes));
         offset = value_offset + lpp_type.size_bytes;
     }
-    Decoded::new("lpp", bytes.len(), fields, warnings)
+    let mut decoded = Decoded::new("lpp", bytes.len(), fields, warnings);
+    decoded.json_size_bytes = compact_json_size_bytes(&decoded.fields);
+    decoded
+}
+
+/// Bytes of the records as The Things Stack's LPP decoder writes them: `{"temperature_3": 27.2, "gps_1": {"lat":
+/// …}, …}` (name with underscores, then the channel), rather than the tree with its channel and type fields.
+fn compact_json_size_bytes(fields: &[Field]) -> usize {
+    let mut map = serde_json::Map::new();
+    for record in fields {
+        let channel = record.children.iter().find(|c| c.name == "channel").and_then(|c| c.value.as_u64());
+        let type_name = record.children.iter().find(|c| c.name == "type").and_then(|c| c.value.as_str());
+        let (Some(channel), Some(type_name)) = (channel, type_name) else {
+            map.insert(record.name.clone(), record.value.clone());
+            continue;
+        };
+        let parts: serde_json::Map<_, _> = record
+            .children
+            .iter()
+            .filter(|c| c.name != "channel" && c.name != "type")
+            .map(|c| (c.name.clone(), c.value.clone()))
+            .collect();
+        let value = match parts.get("value") {
+            Some(value) if parts.len() == 1 => value.clone(),
+            _ => serde_json::Value::Object(parts),
+        };
+        map.insert(format!("{}_{channel}", type_name.replace(' ', "_")), value);
+    }
+    serde_json::to_string(&serde_json::Value::Object(map)).map_or(0, |text| text.len())
 }
 
 /// One decoded record with its `channel`, `type` and value children.
@@ -240,6 +268,8 @@ mod tests {
         assert_eq!(second.name, "temperature [ch 5]");
         assert_eq!(child(second, "value").value, json!(25.5));
         assert_eq!((second.offset, second.length), (4, 4));
+        // The Things Stack would write {"temperature_3":27.2,"temperature_5":25.5}.
+        assert_eq!(decoded.json_size_bytes, r#"{"temperature_3":27.2,"temperature_5":25.5}"#.len());
     }
 
     #[test]
@@ -274,6 +304,9 @@ mod tests {
         assert_eq!(child(gps, "lon").value, json!(4.8885));
         let alt = child(gps, "alt");
         assert_eq!((alt.offset, alt.length, alt.raw.clone(), alt.value.clone()), (16, 3, json!(2154), json!(21.54)));
+        let compact =
+            r#"{"accelerometer_6":{"x":1.234,"y":-1.234,"z":0.0},"gps_1":{"lat":52.3655,"lon":4.8885,"alt":21.54}}"#;
+        assert_eq!(decoded.json_size_bytes, compact.len());
     }
 
     #[test]

@@ -51,7 +51,10 @@ pub fn decode_version(bytes: &[u8], version: MqttVersion) -> Decoded {
             fields.push(rest_field(bytes, end, problem));
         }
     }
-    Decoded::new("mqtt", bytes.len(), fields, warnings)
+    let mut decoded = Decoded::new("mqtt", bytes.len(), fields, warnings);
+    // The message with its decoded payload as compact JSON, not the header fields as a JSON object.
+    decoded.json_size_bytes = json::message_size_with_json_payload(bytes.len(), &decoded.fields);
+    decoded
 }
 
 /// The name of a control packet type.

@@ -31,6 +31,12 @@ pub fn label_name(label: i64) -> Option<&'static str> {
     })
 }
 
+/// The SenML JSON label (`bn`, `n`, `v` …) of a field name given by [`label_name`] (for the compact-JSON size).
+pub(crate) fn short_label(long_name: &str) -> Option<&'static str> {
+    const SHORT: [&str; 15] = ["bver", "bn", "bt", "bu", "bv", "bs", "n", "u", "v", "vs", "vb", "s", "t", "ut", "vd"];
+    SHORT.into_iter().find(|short| json_label(short).and_then(label_name) == Some(long_name))
+}
+
 /// The integer label of a SenML JSON label name (RFC 8428 §4.1 and §6), used for `application/senml+json`.
 pub fn json_label(name: &str) -> Option<i64> {
     Some(match name {

@@ -42,6 +42,8 @@ fn observe_response_with_cbor_payload() {
     assert_eq!((root.offset, root.length), (12, 6));
     let t = child(root, "t");
     assert_eq!((t.offset, t.length, t.value.clone()), (13, 5, json!(21.125)));
+    // The 6-byte CBOR payload as JSON, {"t":21.125}, is 12 bytes: the message would be 24.
+    assert_eq!(decoded.json_size_bytes, 24);
 }
 
 #[test]

@@ -39,6 +39,7 @@ fn publish_qos1_with_json_payload() {
     assert_eq!((payload.offset, payload.length), (16, 8));
     let t = child(child(payload, "root"), "t");
     assert_eq!((t.offset, t.length, t.value.clone()), (17, 6, json!(21)));
+    assert_eq!(decoded.json_size_bytes, 24);
 }
 
 #[test]
@@ -55,6 +56,7 @@ fn mqtt5_publish_properties_and_text_payload() {
     assert_eq!((alias.offset, alias.length, alias.value.clone()), (8, 3, json!(5)));
     let payload = field(&decoded, "payload");
     assert_eq!((payload.offset, payload.length, payload.value.clone()), (11, 2, json!("hi")));
+    assert_eq!(decoded.json_size_bytes, 13);
     // The same bytes read as 3.1.1 have no properties: the payload starts right after the topic.
     let old = decode(&bytes);
     assert!(old.fields.iter().all(|f| f.name != "properties"));
