@@ -19,19 +19,21 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Decodes a CBOR item (or a CBOR sequence). Never panics.
 pub fn decode(bytes: &[u8]) -> Decoded {
-    let (fields, warnings) = decode_items(bytes);
+    let (fields, warnings, json_size_bytes) = decode_items_sized(bytes);
     let mut decoded = Decoded::new("cbor", bytes.len(), fields, warnings);
-    // The same data as JSON: the item itself (a sequence as an array), arrays as arrays, SenML with its labels.
-    let value = match decoded.fields.as_slice() {
-        [root] => super::json::compact_value(root),
-        items => serde_json::Value::Array(items.iter().map(super::json::compact_value).collect()),
-    };
-    decoded.json_size_bytes = super::json::compact_size_bytes(&value);
+    decoded.json_size_bytes = json_size_bytes;
     decoded
 }
 
 /// The top-level fields and payload warnings of `bytes` read as CBOR (used by CoAP for a CBOR payload).
 pub(crate) fn decode_items(bytes: &[u8]) -> (Vec<Field>, Vec<String>) {
+    let (fields, warnings, _) = decode_items_sized(bytes);
+    (fields, warnings)
+}
+
+/// [`decode_items`] with the size of the same data as compact JSON: the item itself (a sequence as an array),
+/// arrays as arrays, a SenML pack as SenML JSON with its values as stored.
+fn decode_items_sized(bytes: &[u8]) -> (Vec<Field>, Vec<String>, usize) {
     let mut items = Vec::new();
     let mut warnings = Vec::new();
     let mut offset = 0;
@@ -49,15 +51,21 @@ pub(crate) fn decode_items(bytes: &[u8]) -> (Vec<Field>, Vec<String>) {
             break;
         }
     }
-    if items.len() == 1
-        && let Some(only) = items.first_mut()
-    {
-        only.field.name = "root".to_owned();
-        if only.array_of_int_maps {
-            senml::resolve(&mut only.field);
+    let json_value = match items.as_mut_slice() {
+        [only] => {
+            only.field.name = "root".to_owned();
+            if only.array_of_int_maps {
+                let value = senml::compact_pack(&only.field);
+                senml::resolve(&mut only.field);
+                value
+            } else {
+                super::json::compact_value(&only.field)
+            }
         }
-    }
-    (items.into_iter().map(|parsed| parsed.field).collect(), warnings)
+        items => serde_json::Value::Array(items.iter().map(|item| super::json::compact_value(&item.field)).collect()),
+    };
+    let json_size_bytes = super::json::compact_size_bytes(&json_value);
+    (items.into_iter().map(|parsed| parsed.field).collect(), warnings, json_size_bytes)
 }
 
 /// One decoded item: its field, where it ended, and whether decoding may go on after it.

@@ -30,9 +30,27 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         }
     }
     let mut decoded = Decoded::new("coap", bytes.len(), fields, warnings);
-    // The message with its decoded payload as compact JSON, not the header fields as a JSON object.
-    decoded.json_size_bytes = json::message_size_with_json_payload(bytes.len(), &decoded.fields);
+    decoded.json_size_bytes = size_with_json_payload(bytes, &decoded.fields);
     decoded
+}
+
+/// The size of the message with its decoded payload written as compact JSON instead (headers and options stay,
+/// JSON would not replace them); an opaque payload counts as it is.
+fn size_with_json_payload(bytes: &[u8], fields: &[Field]) -> usize {
+    let content_format = fields.iter().find(|f| f.name == "Content-Format").and_then(|f| f.raw.as_u64());
+    let payload = fields.iter().find(|f| f.name == "payload" && !f.children.is_empty());
+    let json_payload_bytes = payload.and_then(|payload| {
+        let body = bytes.get(payload.offset..)?;
+        match content_format {
+            Some(60 | 112) => Some(cbor::decode(body).json_size_bytes),
+            Some(50 | 110) => Some(json::decode(body).json_size_bytes),
+            _ => None,
+        }
+    });
+    match (payload, json_payload_bytes) {
+        (Some(payload), Some(json_bytes)) => bytes.len() - payload.length + json_bytes,
+        _ => bytes.len(),
+    }
 }
 
 /// Pushes the fields of the message; `Err` says why decoding stopped before the end.

@@ -16,45 +16,53 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Decodes a JSON document. Never panics.
 pub fn decode(bytes: &[u8]) -> Decoded {
-    let (fields, warnings) = decode_fields(bytes);
+    let (mut fields, warnings) = decode_fields(bytes);
+    // The document's own compact form (not `{"root": …}` with arrays as objects), before SenML resolution
+    // renames labels and adds base values.
+    let json_size_bytes = fields.first().map_or(0, |root| compact_size_bytes(&compact_value(root)));
+    if warnings.is_empty()
+        && let Some(root) = fields.first_mut()
+        && looks_like_senml(root)
+    {
+        super::cbor::senml::resolve_json_pack(root);
+    }
     let mut decoded = Decoded::new("json", bytes.len(), fields, warnings);
-    // The document's own compact form, not `{"root": …}` with arrays as objects.
-    decoded.json_size_bytes = decoded.fields.first().map_or(0, |root| compact_size_bytes(&compact_value(root)));
+    decoded.json_size_bytes = json_size_bytes;
     decoded
 }
 
+/// A document that is surely SenML JSON (RFC 8428): an array of objects with only SenML labels, text where
+/// the labels want text, and a name or base name somewhere. Plain JSON rarely looks like that by chance.
+fn looks_like_senml(root: &Field) -> bool {
+    let text_labels = ["bn", "bu", "n", "u", "vs"];
+    let records_fit = root.value.as_str().is_some_and(|v| v.starts_with("array("))
+        && root.children.iter().all(|record| {
+            record.value.as_str().is_some_and(|v| v.starts_with("object("))
+                && record.children.iter().all(|entry| {
+                    super::cbor::senml::json_label(&entry.name).is_some()
+                        && (!text_labels.contains(&entry.name.as_str()) || entry.value.is_string())
+                })
+        });
+    let named =
+        root.children.iter().flat_map(|record| &record.children).any(|entry| entry.name == "n" || entry.name == "bn");
+    records_fit && named
+}
+
 /// The value a decoded CBOR or JSON field stands for, as JSON: containers (raw `array(n)`, `map(n)`,
-/// `object(n)`) become arrays and objects, a CBOR tag its content, anything else its value. SenML labels are
-/// written short (`bn`, `n`, `v` …), as SenML JSON would.
+/// `object(n)`) become arrays and objects, a CBOR tag its content, anything else its value.
 pub(crate) fn compact_value(field: &Field) -> serde_json::Value {
     let raw = field.raw.as_str().unwrap_or_default();
     if raw.starts_with("array(") {
         return serde_json::Value::Array(field.children.iter().map(compact_value).collect());
     }
     if raw.starts_with("map(") || raw.starts_with("object(") {
-        let entries = field.children.iter().map(|entry| {
-            let key = super::cbor::senml::short_label(&entry.name).unwrap_or(&entry.name);
-            (key.to_owned(), compact_value(entry))
-        });
+        let entries = field.children.iter().map(|entry| (entry.name.clone(), compact_value(entry)));
         return serde_json::Value::Object(entries.collect());
     }
     match field.children.as_slice() {
         [content] if content.name == "content" => compact_value(content),
         _ => field.value.clone(),
     }
-}
-
-/// The size of a CoAP or MQTT message whose decoded `payload` field (CBOR or JSON children) were written as
-/// compact JSON instead; an opaque payload counts as it is. Headers and options stay as they are, since JSON
-/// would not replace them.
-pub(crate) fn message_size_with_json_payload(size_bytes: usize, fields: &[Field]) -> usize {
-    let Some(payload) = fields.iter().find(|field| field.name == "payload") else { return size_bytes };
-    let json_bytes = match payload.children.as_slice() {
-        [] => return size_bytes,
-        [root] => compact_size_bytes(&compact_value(root)),
-        items => compact_size_bytes(&serde_json::Value::Array(items.iter().map(compact_value).collect())),
-    };
-    size_bytes - payload.length + json_bytes
 }
 
 /// Bytes of `value` written as compact JSON.
@@ -431,6 +439,19 @@ mod tests {
         assert_eq!(root.children[1].value, json!(u64::MAX));
         assert_eq!(root.children[2].value, serde_json::Value::Null);
         assert_eq!(root.children[3].value, json!(0.05));
+    }
+
+    #[test]
+    fn senml_json_is_recognised_and_plain_arrays_are_not() {
+        let text = r#"[{"bn":"dev:","bt":100,"n":"temp","u":"Cel","v":21.5},{"n":"hum","u":"%RH","v":40,"t":5}]"#;
+        let pack = root(text);
+        let hum = &pack.children[1];
+        assert_eq!((hum.name.as_str(), hum.unit.as_str()), ("dev:hum", "%RH"));
+        assert_eq!(child(hum, "time").value, json!(105.0));
+        assert_eq!(decode(text.as_bytes()).json_size_bytes, text.len());
+        let plain = root(r#"[{"n":1,"v":2}]"#);
+        assert_eq!(plain.children[0].children[0].name, "n");
+        assert_eq!(plain.children[0].name, "[0]");
     }
 
     #[test]

@@ -52,9 +52,20 @@ pub fn decode_version(bytes: &[u8], version: MqttVersion) -> Decoded {
         }
     }
     let mut decoded = Decoded::new("mqtt", bytes.len(), fields, warnings);
-    // The message with its decoded payload as compact JSON, not the header fields as a JSON object.
-    decoded.json_size_bytes = json::message_size_with_json_payload(bytes.len(), &decoded.fields);
+    decoded.json_size_bytes = size_with_json_payload(bytes, &decoded.fields);
     decoded
+}
+
+/// The size of the packet with a JSON payload written compactly (fixed and variable headers stay); a payload
+/// that is not JSON counts as it is.
+fn size_with_json_payload(bytes: &[u8], fields: &[Field]) -> usize {
+    let payload = fields.iter().find(|f| f.name == "payload" && !f.children.is_empty());
+    match payload
+        .and_then(|payload| Some((payload.length, bytes.get(payload.offset..payload.offset + payload.length)?)))
+    {
+        Some((length, body)) => bytes.len() - length + json::decode(body).json_size_bytes,
+        None => bytes.len(),
+    }
 }
 
 /// The name of a control packet type.

@@ -31,10 +31,19 @@ pub fn label_name(label: i64) -> Option<&'static str> {
     })
 }
 
-/// The SenML JSON label (`bn`, `n`, `v` …) of a field name given by [`label_name`] (for the compact-JSON size).
-pub(crate) fn short_label(long_name: &str) -> Option<&'static str> {
+/// A pack as SenML JSON would write it, from the CBOR fields before [`resolve`]: integer keys become the JSON
+/// labels (`-2` → `bn`), values stay as stored. For the compact-JSON size.
+pub(crate) fn compact_pack(pack: &Field) -> serde_json::Value {
     const SHORT: [&str; 15] = ["bver", "bn", "bt", "bu", "bv", "bs", "n", "u", "v", "vs", "vb", "s", "t", "ut", "vd"];
-    SHORT.into_iter().find(|short| json_label(short).and_then(label_name) == Some(long_name))
+    let record = |record: &Field| {
+        let entries = record.children.iter().map(|entry| {
+            let label = entry.name.parse::<i64>().ok();
+            let short = SHORT.into_iter().find(|short| label.is_some() && json_label(short) == label);
+            (short.map_or_else(|| entry.name.clone(), str::to_owned), crate::inspect::json::compact_value(entry))
+        });
+        serde_json::Value::Object(entries.collect())
+    };
+    serde_json::Value::Array(pack.children.iter().map(record).collect())
 }
 
 /// The integer label of a SenML JSON label name (RFC 8428 §4.1 and §6), used for `application/senml+json`.

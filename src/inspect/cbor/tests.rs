@@ -142,6 +142,8 @@ fn senml_base_value_and_time_add_up() {
     assert_eq!((record.name.as_str(), record.unit.as_str()), ("t", "Cel"));
     assert_eq!(child(record, "value").value, json!(11.0));
     assert_eq!(child(record, "time").value, json!(1002.0));
+    // The size as SenML JSON uses the values as stored, not the resolved ones.
+    assert_eq!(decode(&bytes).json_size_bytes, r#"[{"bt":1000,"bv":10,"n":"t","u":"Cel","v":1,"t":2}]"#.len());
 }
 
 #[test]
