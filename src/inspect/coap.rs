@@ -53,6 +53,13 @@ fn size_with_json_payload(bytes: &[u8], fields: &[Field]) -> usize {
     }
 }
 
+/// `bytes` as text when they are UTF-8 without control characters (other than tab and line breaks), so that a
+/// binary payload is not shown as garbled text. MQTT uses it too.
+pub(crate) fn printable_text(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).then_some(text)
+}
+
 /// Pushes the fields of the message; `Err` says why decoding stopped before the end.
 fn decode_into(bytes: &[u8], fields: &mut Vec<Field>) -> Result<(), String> {
     let [first, code, id_high, id_low] = *bytes
@@ -246,7 +253,7 @@ fn payload(bytes: &[u8], marker: usize, content_format: Option<u64>, fields: &mu
             field.warnings.extend(warnings);
         }
         None => {
-            if let Ok(text) = std::str::from_utf8(body) {
+            if let Some(text) = printable_text(body) {
                 field.value = json!(text);
             }
         }

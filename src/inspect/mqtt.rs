@@ -274,7 +274,7 @@ fn publish(first: u8, v5: bool, body: &mut Reader<'_>, fields: &mut Vec<Field>) 
     if problems.is_empty() {
         field.children = children;
         field.children.iter_mut().for_each(|child| shift(child, start));
-    } else if let Ok(text) = std::str::from_utf8(payload) {
+    } else if let Some(text) = super::coap::printable_text(payload) {
         field.value = json!(text);
     }
     fields.push(field);

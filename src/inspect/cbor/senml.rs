@@ -99,7 +99,7 @@ pub(crate) fn resolve(pack: &mut Field) {
     for record in &mut pack.children {
         resolve_record(record, &mut base);
     }
-    pack.value = json!(format!("SenML pack of {records} records"));
+    pack.value = json!(format!("SenML pack, {records} record{}", if records == 1 { "" } else { "s" }));
 }
 
 fn resolve_record(record: &mut Field, base: &mut Base) {

@@ -61,6 +61,8 @@ fn mqtt5_publish_properties_and_text_payload() {
     let old = decode(&bytes);
     assert!(old.fields.iter().all(|f| f.name != "properties"));
     assert_eq!(field(&old, "payload").offset, 5);
+    // Bytes with control characters are not shown as text.
+    assert_eq!(field(&old, "payload").value, json!("0501012300056869"));
 }
 
 #[test]
