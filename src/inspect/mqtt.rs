@@ -5,7 +5,8 @@
 //! JSON when it parses, else shown as text or bytes.
 //!
 //! A PUBLISH does not say which MQTT version it is, so [`decode`] reads 3.1.1 unless the packet is a CONNECT
-//! with protocol level 5; [`decode_version`] chooses. Illegal flags and a remaining length that disagrees with
+//! with protocol level 5 or a PUBLISH that reads cleanly as MQTT 5 with real properties (or, only so, a JSON
+//! payload) — that guess is noted on the `properties` field; [`decode_version`] chooses explicitly. Illegal flags and a remaining length that disagrees with
 //! the bytes get warnings; a field that runs past the end stops decoding, with the rest as one `bytes` field.
 //! Never panics, and every loop consumes a byte.
 
@@ -37,7 +38,34 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         let header_length = 1 + bytes.iter().skip(1).take(4).take_while(|b| *b & 0x80 != 0).count() + 1;
         bytes.get(header_length + 6) == Some(&5)
     };
-    decode_version(bytes, if connect_v5 { MqttVersion::V5 } else { MqttVersion::V3_1_1 })
+    if connect_v5 {
+        return decode_version(bytes, MqttVersion::V5);
+    }
+    let classic = decode_version(bytes, MqttVersion::V3_1_1);
+    if bytes.first().is_some_and(|b| b >> 4 == 3) {
+        let mut v5 = decode_version(bytes, MqttVersion::V5);
+        if clearly_v5(&classic, &v5)
+            && let Some(properties) = v5.fields.iter_mut().find(|f| f.name == "properties")
+        {
+            properties.warnings.push(
+                "read as MQTT 5: a PUBLISH does not say its version, and these bytes form a valid property block"
+                    .to_owned(),
+            );
+            return v5;
+        }
+    }
+    classic
+}
+
+/// Whether a PUBLISH read as MQTT 5 is clearly the right reading: nothing in it looks wrong, and either it has
+/// real properties or only it finds a JSON payload. An empty property block alone proves nothing.
+fn clearly_v5(classic: &Decoded, v5: &Decoded) -> bool {
+    fn clean(fields: &[Field]) -> bool {
+        fields.iter().all(|f| f.warnings.is_empty() && clean(&f.children))
+    }
+    let json_payload = |decoded: &Decoded| decoded.fields.iter().any(|f| f.name == "payload" && !f.children.is_empty());
+    let property_count = v5.fields.iter().find(|f| f.name == "properties").map_or(0, |p| p.children.len() - 1);
+    v5.warnings.is_empty() && clean(&v5.fields) && (property_count > 0 || (json_payload(v5) && !json_payload(classic)))
 }
 
 /// Decodes one MQTT packet of the given version. Never panics.

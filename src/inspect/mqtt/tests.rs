@@ -57,8 +57,17 @@ fn mqtt5_publish_properties_and_text_payload() {
     let payload = field(&decoded, "payload");
     assert_eq!((payload.offset, payload.length, payload.value.clone()), (11, 2, json!("hi")));
     assert_eq!(decoded.json_size_bytes, 13);
+    // decode() guesses MQTT 5 here, because the bytes after the topic are a clean property block, and says so.
+    let guessed = decode(&bytes);
+    assert!(field(&guessed, "properties").warnings[0].contains("read as MQTT 5"));
+    assert_eq!(field(&guessed, "payload").value, json!("hi"));
+    // A property block of length 0 and a JSON payload after it: MQTT 5 only because the payload then parses.
+    let empty_block = [0x30, 0x0B, 0x00, 0x01, b'a', 0x00, b'{', b'"', b'a', b'"', b':', b'1', b'}'];
+    let guessed = decode(&empty_block);
+    assert_eq!(field(&guessed, "properties").length, 1);
+    assert_eq!(field(&guessed, "payload").offset, 6);
     // The same bytes read as 3.1.1 have no properties: the payload starts right after the topic.
-    let old = decode(&bytes);
+    let old = decode_version(&bytes, MqttVersion::V3_1_1);
     assert!(old.fields.iter().all(|f| f.name != "properties"));
     assert_eq!(field(&old, "payload").offset, 5);
     // Bytes with control characters are not shown as text.
@@ -174,7 +183,8 @@ proptest! {
         payload in proptest::collection::vec(any::<u8>(), 0..20_000),
     ) {
         let bytes = publish_packet(qos, retain, &topic, packet_id, &payload);
-        let decoded = decode(&bytes);
+        // Explicitly 3.1.1: a random payload may, rarely, also read as a clean MQTT 5 property block.
+        let decoded = decode_version(&bytes, MqttVersion::V3_1_1);
         prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
         let flags = field(&decoded, "flags");
         prop_assert_eq!(&child(flags, "qos").value, &json!(qos));
