@@ -46,6 +46,9 @@ pub struct InspectorView {
     pub decoder: Decoder,
     /// The layout path typed in.
     pub layout_input: String,
+    /// Values to encode with the layout: `name=value,…`.
+    pub encode_input: String,
+    encode_error: Option<String>,
     bytes: Vec<u8>,
     decoded: Option<Result<Decoded, String>>,
     /// Byte range to highlight (from the hovered field or byte), this frame.
@@ -60,6 +63,8 @@ impl Default for InspectorView {
             input: String::new(),
             decoder: Decoder::Format("lpp".into()),
             layout_input: String::new(),
+            encode_input: String::new(),
+            encode_error: None,
             bytes: Vec::new(),
             decoded: None,
             highlight: None,
@@ -118,13 +123,23 @@ impl InspectorView {
     fn decode(&self) -> Result<Decoded, String> {
         match &self.decoder {
             Decoder::Format(name) => crate::inspect::decode_format(name, &self.bytes).map_err(|e| e.to_string()),
-            Decoder::Layout(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("could not read the layout ({e}): {}", path.display()))?;
-                let layout = crate::inspect::layout::Layout::from_toml(&text)
-                    .map_err(|e| format!("{e} in {}", path.display()))?;
-                Ok(layout.decode(&self.bytes))
+            Decoder::Layout(path) => Ok(load_layout(path)?.decode(&self.bytes)),
+        }
+    }
+
+    /// Encodes `name=value,…` with the chosen layout and shows the bytes as the payload (a downlink or a test
+    /// vector); the error says which field and why.
+    pub fn encode(&mut self) {
+        let Decoder::Layout(path) = &self.decoder else {
+            self.encode_error = Some("choose a layout first: encoding needs one".into());
+            return;
+        };
+        match load_layout(path).and_then(|layout| layout.encode(&self.encode_input).map_err(|e| e.to_string())) {
+            Ok(bytes) => {
+                self.encode_error = None;
+                self.show_bytes(&bytes);
             }
+            Err(error) => self.encode_error = Some(error),
         }
     }
 
@@ -212,6 +227,23 @@ impl InspectorView {
                 self.last_decoded = None;
             }
         });
+        if matches!(self.decoder, Decoder::Layout(_)) {
+            ui.horizontal(|ui| {
+                let label = ui.label("Encode");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.encode_input)
+                        .hint_text("temperature=21.5,humidity=40")
+                        .desired_width(360.0),
+                )
+                .labelled_by(label.id);
+                if ui.button("Make bytes").on_hover_text("Fill the payload from these values").clicked() {
+                    self.encode();
+                }
+                if let Some(error) = &self.encode_error {
+                    ui.colored_label(theme::ERROR, error);
+                }
+            });
+        }
     }
 
     fn captures_ui(&mut self, ui: &mut egui::Ui) {
@@ -340,4 +372,11 @@ pub fn parse_payload(text: &str) -> Result<Vec<u8>, crate::inspect::InspectError
         Ok(bytes) => Ok(bytes),
         Err(hex_error) => parse_base64(text).map_err(|_| hex_error),
     }
+}
+
+/// Reads and parses a layout file; errors name the file last.
+fn load_layout(path: &std::path::Path) -> Result<crate::inspect::layout::Layout, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("could not read the layout ({e}): {}", path.display()))?;
+    crate::inspect::layout::Layout::from_toml(&text).map_err(|e| format!("{e}: {}", path.display()))
 }
