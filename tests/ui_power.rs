@@ -8,6 +8,16 @@ use benchtop::ui::app::View;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
+/// The window opened on `source`, with an I/O runtime that lives as long as the test process.
+fn window(source: &str) -> Harness<'static, BenchtopApp> {
+    let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().unwrap()));
+    let handle = runtime.handle().clone();
+    let source = source.to_string();
+    Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source))
+}
+
 /// Steps until the simulated board is connected: its "Record … to a trace" row then moves the Power view's
 /// inputs down, so clicks must come after it.
 fn wait_for_the_board(harness: &mut Harness<'_, BenchtopApp>) {
@@ -36,12 +46,7 @@ fn markers_give_exact_statistics_and_states_go_to_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("burst.btr");
     write_trace(&path);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let handle = runtime.handle().clone();
-    let source = format!("file:{}", path.display());
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source));
+    let mut harness = window(&format!("file:{}", path.display()));
     harness.run_steps(3);
     assert_eq!(harness.state().view(), View::Power);
     assert_eq!(harness.state_mut().power().trace().unwrap().sample_count(0), 10_000);
@@ -76,12 +81,7 @@ fn a_file_that_is_not_a_trace_says_so_in_the_view() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.btr");
     std::fs::write(&path, "not a trace").unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let handle = runtime.handle().clone();
-    let source = format!("file:{}", path.display());
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source));
+    let mut harness = window(&format!("file:{}", path.display()));
     harness.run_steps(3);
     assert_eq!(harness.state().view(), View::Power);
     assert!(harness.state_mut().power().trace().is_none());
@@ -98,11 +98,7 @@ fn a_csv_typed_in_the_open_box_is_imported_beside_it_and_shown() {
         text.push_str(&format!("{:.3},{}\n", i as f64 * 1e-3, if i < 500 { 0.002 } else { 0.004 }));
     }
     std::fs::write(&csv, text).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let handle = runtime.handle().clone();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=3"));
+    let mut harness = window("sim:seed=3");
     wait_for_the_board(&mut harness);
     harness.get_by_label("Power").click();
     harness.run_steps(2);
@@ -131,11 +127,7 @@ fn a_ppk2_started_from_the_power_view_records_and_shows_current_and_logic_live()
     use benchtop::sim::ppk2::{Ppk2Options, serve_pty};
     let dir = tempfile::tempdir().unwrap();
     let (port, emulator) = serve_pty(Ppk2Options { vdd_mv: 3300, ..Ppk2Options::default() }).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let handle = runtime.handle().clone();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=3"));
+    let mut harness = window("sim:seed=3");
     harness.state_mut().power().record_dir = dir.path().to_path_buf();
     wait_for_the_board(&mut harness);
     harness.get_by_label("Power").click();

@@ -65,6 +65,11 @@ impl Field {
         self
     }
 
+    /// The first child named `name`.
+    pub fn child(&self, name: &str) -> Option<&Field> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
     /// The byte range `offset..offset + length`.
     pub fn bytes(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.length

@@ -133,6 +133,24 @@ impl Parser<'_> {
         (field, Ok(()))
     }
 
+    /// After an array item or object entry: `,` (false: another follows) or `close` (true: done), both
+    /// consumed; anything else is the problem to report.
+    fn separator(&mut self, close: u8) -> Result<bool, String> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_whitespace();
+                Ok(false)
+            }
+            Some(byte) if byte == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.expected(&format!("`,` or `{}`", char::from(close)))),
+        }
+    }
+
     fn expected(&self, what: &str) -> String {
         match self.peek() {
             Some(byte) => format!("byte {}: expected {what}, found {:?}", self.pos, char::from(byte)),
@@ -315,21 +333,13 @@ impl Parser<'_> {
                 field.length = self.pos - field.offset;
                 return (field, Err(problem));
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_whitespace();
-                }
-                Some(b']') => {
-                    self.pos += 1;
+            match self.separator(b']') {
+                Ok(false) => {}
+                Ok(true) => {
                     let count = field.children.len();
                     return self.finish(field, json!(format!("array({count})")));
                 }
-                _ => {
-                    let problem = self.expected("`,` or `]`");
-                    return self.fail(field, problem);
-                }
+                Err(problem) => return self.fail(field, problem),
             }
         }
     }
@@ -372,21 +382,13 @@ impl Parser<'_> {
                 field.length = self.pos - field.offset;
                 return (field, Err(problem));
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_whitespace();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
+            match self.separator(b'}') {
+                Ok(false) => {}
+                Ok(true) => {
                     let count = field.children.len();
                     return self.finish(field, json!(format!("object({count})")));
                 }
-                _ => {
-                    let problem = self.expected("`,` or `}`");
-                    return self.fail(field, problem);
-                }
+                Err(problem) => return self.fail(field, problem),
             }
         }
     }
@@ -404,10 +406,6 @@ mod tests {
         decoded.fields[0].clone()
     }
 
-    fn child<'a>(field: &'a Field, name: &str) -> &'a Field {
-        field.children.iter().find(|c| c.name == name).unwrap()
-    }
-
     #[test]
     fn object_entries_know_their_bytes() {
         //          0         1         2         3
@@ -415,16 +413,16 @@ mod tests {
         let text = r#"{"temp": 21.5, "hum":[40, -3e2], "ok":true}"#;
         let root = root(text);
         assert_eq!((root.offset, root.length), (0, 43));
-        let temp = child(&root, "temp");
+        let temp = root.child("temp").unwrap();
         assert_eq!((temp.offset, temp.length, temp.value.clone(), temp.unit.as_str()), (1, 12, json!(21.5), ""));
-        let hum = child(&root, "hum");
+        let hum = root.child("hum").unwrap();
         assert_eq!((hum.offset, hum.length), (15, 16));
         let second = &hum.children[1];
         assert_eq!(
             (second.name.as_str(), second.offset, second.length, second.value.clone()),
             ("[1]", 26, 4, json!(-300.0))
         );
-        assert_eq!(child(&root, "ok").value, json!(true));
+        assert_eq!(root.child("ok").unwrap().value, json!(true));
         assert_eq!(hum.children[0].value, json!(40));
         let duplicate = super::decode(br#"{"a":1,"a":2}"#).fields.remove(0);
         assert!(duplicate.children[0].warnings.is_empty());
@@ -447,7 +445,7 @@ mod tests {
         let pack = root(text);
         let hum = &pack.children[1];
         assert_eq!((hum.name.as_str(), hum.unit.as_str()), ("dev:hum", "%RH"));
-        assert_eq!(child(hum, "time").value, json!(105.0));
+        assert_eq!(hum.child("time").unwrap().value, json!(105.0));
         assert_eq!(decode(text.as_bytes()).json_size_bytes, text.len());
         let plain = root(r#"[{"n":1,"v":2}]"#);
         assert_eq!(plain.children[0].children[0].name, "n");
@@ -460,7 +458,7 @@ mod tests {
         assert_eq!(decoded.warnings, vec!["byte 13: expected `:`, found '2'".to_owned()]);
         let rest = decoded.fields.last().unwrap();
         assert_eq!((rest.name.as_str(), rest.offset, rest.length), ("bytes", 13, 2));
-        assert_eq!(child(&decoded.fields[0], "a").value, json!(1));
+        assert_eq!(decoded.fields[0].child("a").unwrap().value, json!(1));
         for (text, position) in [("[1,]", "byte 3"), ("01", "byte 1"), ("\"abc", "byte 4"), ("{\"a\":tru}", "byte 5")] {
             let decoded = decode(text.as_bytes());
             assert!(decoded.warnings[0].starts_with(position), "{text}: {:?}", decoded.warnings);

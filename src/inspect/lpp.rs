@@ -245,10 +245,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn child<'a>(field: &'a Field, name: &str) -> &'a Field {
-        field.children.iter().find(|c| c.name == name).unwrap()
-    }
-
     #[test]
     fn reference_example_two_temperatures() {
         let decoded = decode(&[0x03, 0x67, 0x01, 0x10, 0x05, 0x67, 0x00, 0xFF]);
@@ -257,16 +253,16 @@ mod tests {
         let first = &decoded.fields[0];
         assert_eq!(first.name, "temperature [ch 3]");
         assert_eq!((first.offset, first.length), (0, 4));
-        assert_eq!(child(first, "channel").value, json!(3));
-        assert_eq!(child(first, "type").raw, json!(103));
-        let value = child(first, "value");
+        assert_eq!(first.child("channel").unwrap().value, json!(3));
+        assert_eq!(first.child("type").unwrap().raw, json!(103));
+        let value = first.child("value").unwrap();
         assert_eq!((value.offset, value.length), (2, 2));
         assert_eq!(value.raw, json!(272));
         assert_eq!(value.value, json!(27.2));
         assert_eq!(value.unit, "°C");
         let second = &decoded.fields[1];
         assert_eq!(second.name, "temperature [ch 5]");
-        assert_eq!(child(second, "value").value, json!(25.5));
+        assert_eq!(second.child("value").unwrap().value, json!(25.5));
         assert_eq!((second.offset, second.length), (4, 4));
         // The Things Stack would write {"temperature_3":27.2,"temperature_5":25.5}.
         assert_eq!(decoded.json_size_bytes, r#"{"temperature_3":27.2,"temperature_5":25.5}"#.len());
@@ -277,10 +273,10 @@ mod tests {
         // ch1 temperature -4.1 °C (0xFFD7), ch2 humidity 160 × 0.5 = 80 %, ch3 analog input -0.02 (0xFFFE)
         let decoded = decode(&[0x01, 0x67, 0xFF, 0xD7, 0x02, 0x68, 0xA0, 0x03, 0x02, 0xFF, 0xFE]);
         assert!(decoded.warnings.is_empty());
-        assert_eq!(child(&decoded.fields[0], "value").value, json!(-4.1));
-        assert_eq!(child(&decoded.fields[1], "value").value, json!(80.0));
-        assert_eq!(child(&decoded.fields[1], "value").unit, "%");
-        assert_eq!(child(&decoded.fields[2], "value").value, json!(-0.02));
+        assert_eq!(decoded.fields[0].child("value").unwrap().value, json!(-4.1));
+        assert_eq!(decoded.fields[1].child("value").unwrap().value, json!(80.0));
+        assert_eq!(decoded.fields[1].child("value").unwrap().unit, "%");
+        assert_eq!(decoded.fields[2].child("value").unwrap().value, json!(-0.02));
         assert_eq!(decoded.fields[2].offset, 7);
     }
 
@@ -295,14 +291,14 @@ mod tests {
         assert!(decoded.warnings.is_empty());
         let accel = &decoded.fields[0];
         assert_eq!(accel.name, "accelerometer [ch 6]");
-        assert_eq!(child(accel, "x").value, json!(1.234));
-        assert_eq!(child(accel, "y").value, json!(-1.234));
-        assert_eq!((child(accel, "z").offset, child(accel, "z").length), (6, 2));
+        assert_eq!(accel.child("x").unwrap().value, json!(1.234));
+        assert_eq!(accel.child("y").unwrap().value, json!(-1.234));
+        assert_eq!((accel.child("z").unwrap().offset, accel.child("z").unwrap().length), (6, 2));
         let gps = &decoded.fields[1];
         assert_eq!((gps.offset, gps.length), (8, 11));
-        assert_eq!(child(gps, "lat").value, json!(52.3655));
-        assert_eq!(child(gps, "lon").value, json!(4.8885));
-        let alt = child(gps, "alt");
+        assert_eq!(gps.child("lat").unwrap().value, json!(52.3655));
+        assert_eq!(gps.child("lon").unwrap().value, json!(4.8885));
+        let alt = gps.child("alt").unwrap();
         assert_eq!((alt.offset, alt.length, alt.raw.clone(), alt.value.clone()), (16, 3, json!(2154), json!(21.54)));
         let compact =
             r#"{"accelerometer_6":{"x":1.234,"y":-1.234,"z":0.0},"gps_1":{"lat":52.3655,"lon":4.8885,"alt":21.54}}"#;
@@ -315,13 +311,13 @@ mod tests {
         let bytes = [0x01, 0x74, 0x01, 0x4A, 0x02, 0x64, 0x40, 0x49, 0x0F, 0xDB, 0x03, 0x7A, 0xFF, 0xFA, 0x24];
         let decoded = decode(&bytes);
         assert!(decoded.warnings.is_empty());
-        assert_eq!(child(&decoded.fields[0], "value").value, json!(3.3));
+        assert_eq!(decoded.fields[0].child("value").unwrap().value, json!(3.3));
         assert!(decoded.fields[0].warnings[0].contains("extended"));
-        let generic = child(&decoded.fields[1], "value");
+        let generic = decoded.fields[1].child("value").unwrap();
         assert_eq!(generic.raw, json!(0x4049_0FDB_u32));
         assert!(generic.warnings[0].contains("3.1415"));
-        assert_eq!(child(&decoded.fields[2], "value").value, json!(-1.5));
-        assert_eq!(child(&decoded.fields[2], "value").unit, "kg");
+        assert_eq!(decoded.fields[2].child("value").unwrap().value, json!(-1.5));
+        assert_eq!(decoded.fields[2].child("value").unwrap().unit, "kg");
     }
 
     #[test]

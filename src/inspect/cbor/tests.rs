@@ -14,10 +14,6 @@ fn root(bytes: &[u8]) -> Field {
     decoded.fields[0].clone()
 }
 
-fn child<'a>(field: &'a Field, name: &str) -> &'a Field {
-    field.children.iter().find(|c| c.name == name).unwrap()
-}
-
 #[test]
 fn rfc_8949_integers() {
     assert_eq!(root(&[0x17]).value, json!(23));
@@ -56,19 +52,19 @@ fn strings_tags_and_containers() {
     assert_eq!(root(&[0xC2, 0x41, 0x01]).value, json!("positive bignum (2)"));
     // An epoch time past year 9999 keeps the plain tag name.
     assert_eq!(root(&[0xC1, 0x1B, 0, 0, 0, 0x3B, 0, 0, 0, 0]).value, json!("epoch time (1)"));
-    let content = child(&tag, "content");
+    let content = tag.child("content").unwrap();
     assert_eq!((content.offset, content.length, content.value.clone()), (1, 5, json!(1_363_896_240)));
     // {"a": 1, "b": [2, 3]}
     let map = root(&[0xA2, 0x61, 0x61, 0x01, 0x61, 0x62, 0x82, 0x02, 0x03]);
     assert_eq!(map.length, 9);
-    let a = child(&map, "a");
+    let a = map.child("a").unwrap();
     assert_eq!((a.offset, a.length, a.value.clone()), (1, 3, json!(1)));
-    let b = child(&map, "b");
+    let b = map.child("b").unwrap();
     assert_eq!((b.offset, b.length), (4, 5));
     assert_eq!((b.children[1].name.as_str(), b.children[1].offset, b.children[1].value.clone()), ("[1]", 8, json!(3)));
     // {1: 2, 3: 4}: integer keys become the names
     let map = root(&[0xA2, 0x01, 0x02, 0x03, 0x04]);
-    assert_eq!(child(&map, "3").value, json!(4));
+    assert_eq!(map.child("3").unwrap().value, json!(4));
     // {1: 2, 1: 3} repeats a key; {1: 2, "1": 3} does not
     assert!(root(&[0xA2, 0x01, 0x02, 0x01, 0x03]).children[1].warnings[0].contains("duplicate key"));
     assert!(root(&[0xA2, 0x01, 0x02, 0x61, b'1', 0x03]).children[1].warnings.is_empty());
@@ -93,8 +89,8 @@ fn indefinite_lengths() {
     assert!(split.children[0].warnings[0].contains("not valid UTF-8"));
     // {_ "Fun": true, "Amt": -2}
     let map = root(&[0xBF, 0x63, 0x46, 0x75, 0x6E, 0xF5, 0x63, 0x41, 0x6D, 0x74, 0x21, 0xFF]);
-    assert_eq!(child(&map, "Fun").value, json!(true));
-    let amt = child(&map, "Amt");
+    assert_eq!(map.child("Fun").unwrap().value, json!(true));
+    let amt = map.child("Amt").unwrap();
     assert_eq!((amt.offset, amt.length, amt.value.clone()), (6, 5, json!(-2)));
 }
 
@@ -114,17 +110,17 @@ fn senml_pack_gets_label_names_and_resolved_records() {
     let voltage = &pack.children[0];
     assert_eq!(voltage.name, "urn:dev:ow:10e2073a01080063:voltage");
     assert_eq!((voltage.offset, voltage.length, voltage.unit.as_str()), (1, 47, "V"));
-    let base_name = child(voltage, "base name");
+    let base_name = voltage.child("base name").unwrap();
     assert_eq!((base_name.offset, base_name.length), (2, 31));
-    let value = child(voltage, "value");
+    let value = voltage.child("value").unwrap();
     assert_eq!((value.offset, value.length, value.value.clone(), value.unit.as_str()), (45, 3, json!(120), "V"));
     let current = &pack.children[1];
     assert_eq!(current.name, "urn:dev:ow:10e2073a01080063:current");
     assert_eq!((current.offset, current.length, current.unit.as_str()), (48, 16, ""));
-    let time = child(current, "time");
+    let time = current.child("time").unwrap();
     assert_eq!((time.offset, time.length, time.value.clone(), time.unit.as_str()), (58, 2, json!(-5), "s"));
-    assert_eq!(child(current, "value").value, json!(1.5));
-    assert_eq!(child(current, "name").value, json!("current"));
+    assert_eq!(current.child("value").unwrap().value, json!(1.5));
+    assert_eq!(current.child("name").unwrap().value, json!("current"));
     // As compact SenML JSON the same pack takes 99 bytes against 64 in CBOR.
     let senml_json =
         r#"[{"bn":"urn:dev:ow:10e2073a01080063:","n":"voltage","u":"V","v":120},{"n":"current","t":-5,"v":1.5}]"#;
@@ -140,8 +136,8 @@ fn senml_base_value_and_time_add_up() {
     ];
     let record = &root(&bytes).children[0];
     assert_eq!((record.name.as_str(), record.unit.as_str()), ("t", "Cel"));
-    assert_eq!(child(record, "value").value, json!(11.0));
-    assert_eq!(child(record, "time").value, json!(1002.0));
+    assert_eq!(record.child("value").unwrap().value, json!(11.0));
+    assert_eq!(record.child("time").unwrap().value, json!(1002.0));
     // The size as SenML JSON uses the values as stored, not the resolved ones.
     assert_eq!(decode(&bytes).json_size_bytes, r#"[{"bt":1000,"bv":10,"n":"t","u":"Cel","v":1,"t":2}]"#.len());
 }

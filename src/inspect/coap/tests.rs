@@ -10,10 +10,6 @@ fn field<'a>(decoded: &'a Decoded, name: &str) -> &'a Field {
     decoded.fields.iter().find(|f| f.name == name).unwrap()
 }
 
-fn child<'a>(field: &'a Field, name: &str) -> &'a Field {
-    field.children.iter().find(|c| c.name == name).unwrap()
-}
-
 #[test]
 fn observe_response_with_cbor_payload() {
     // ACK 2.05, mid 0x7D34, token 0A1B2C3D, Observe 0 (empty value), Content-Format 60, 0xFF, {"t": 21.125 (half)}
@@ -34,13 +30,13 @@ fn observe_response_with_cbor_payload() {
     let format = field(&decoded, "Content-Format");
     assert_eq!((format.offset, format.length), (9, 2));
     assert_eq!(format.value, json!("application/cbor (60)"));
-    assert_eq!(child(format, "header").value, json!("delta 6 (option 12), length 1"));
+    assert_eq!(format.child("header").unwrap().value, json!("delta 6 (option 12), length 1"));
     assert_eq!(field(&decoded, "payload marker").offset, 11);
     let payload = field(&decoded, "payload");
     assert_eq!((payload.offset, payload.length), (12, 6));
-    let root = child(payload, "root");
+    let root = payload.child("root").unwrap();
     assert_eq!((root.offset, root.length), (12, 6));
-    let t = child(root, "t");
+    let t = root.child("t").unwrap();
     assert_eq!((t.offset, t.length, t.value.clone()), (13, 5, json!(21.125)));
     // The 6-byte CBOR payload as JSON, {"t":21.125}, is 12 bytes: the message would be 24.
     assert_eq!(decoded.json_size_bytes, 24);
@@ -58,14 +54,14 @@ fn extended_length_block2_and_extended_delta() {
     assert_eq!(field(&decoded, "code").value, json!("0.01 GET"));
     let path = field(&decoded, "Uri-Path");
     assert_eq!((path.offset, path.length, path.value.clone()), (6, 23, json!("a-very-long-path-name")));
-    assert_eq!((child(path, "header").offset, child(path, "header").length), (6, 2));
-    assert_eq!((child(path, "value").offset, child(path, "value").length), (8, 21));
+    assert_eq!((path.child("header").unwrap().offset, path.child("header").unwrap().length), (6, 2));
+    assert_eq!((path.child("value").unwrap().offset, path.child("value").unwrap().length), (8, 21));
     let block = field(&decoded, "Block2");
     assert_eq!((block.offset, block.length, block.value.clone()), (29, 2, json!("block 1, 1024 B")));
-    let block_value = child(block, "value");
-    assert_eq!(child(block_value, "num").value, json!(1));
-    assert_eq!(child(block_value, "m").value, json!(false));
-    assert_eq!(child(block_value, "szx").value, json!(1024));
+    let block_value = block.child("value").unwrap();
+    assert_eq!(block_value.child("num").unwrap().value, json!(1));
+    assert_eq!(block_value.child("m").unwrap().value, json!(false));
+    assert_eq!(block_value.child("szx").unwrap().value, json!(1024));
     let size = field(&decoded, "Size1");
     assert_eq!((size.offset, size.length, size.value.clone(), size.unit.as_str()), (31, 4, json!(1024), "B"));
 }
@@ -77,7 +73,7 @@ fn json_payload_and_text_payload() {
     bytes.extend_from_slice(br#"{"a":1}"#);
     let decoded = decode(&bytes);
     let payload = field(&decoded, "payload");
-    let a = child(child(payload, "root"), "a");
+    let a = payload.child("root").unwrap().child("a").unwrap();
     assert_eq!((a.offset, a.length, a.value.clone()), (8, 5, json!(1)));
     // 2.04 Changed with a plain text payload and no Content-Format
     let decoded = decode(&[0x60, 0x44, 0x00, 0x03, 0xFF, b'o', b'k']);
@@ -94,9 +90,9 @@ fn senml_json_payload_is_resolved() {
     assert_eq!(field(&decoded, "Content-Format").value, json!("application/senml+json (110)"));
     let payload = field(&decoded, "payload");
     assert!(payload.warnings.is_empty(), "{:?}", payload.warnings);
-    let record = &child(payload, "root").children[0];
+    let record = &payload.child("root").unwrap().children[0];
     assert_eq!((record.name.as_str(), record.unit.as_str()), ("dev:temp", "Cel"));
-    let value = child(record, "value");
+    let value = record.child("value").unwrap();
     assert_eq!((value.offset, value.length, value.value.clone(), value.unit.as_str()), (42, 8, json!(21.5), "Cel"));
     // The same format with a JSON object is flagged.
     let mut bytes = vec![0x50, 0x45, 0x00, 0x04, 0xC1, 0x6E, 0xFF];
@@ -174,7 +170,7 @@ proptest! {
         prop_assert_eq!(decoded_options.len(), expected.len());
         for (option, (offset, length, header)) in decoded_options.into_iter().zip(expected) {
             prop_assert_eq!((option.offset, option.length), (offset, length));
-            prop_assert_eq!(&child(option, "header").value, &json!(header));
+            prop_assert_eq!(&option.child("header").unwrap().value, &json!(header));
         }
     }
 

@@ -11,10 +11,6 @@ fn field<'a>(decoded: &'a Decoded, name: &str) -> &'a Field {
     decoded.fields.iter().find(|f| f.name == name).unwrap()
 }
 
-fn child<'a>(field: &'a Field, name: &str) -> &'a Field {
-    field.children.iter().find(|c| c.name == name).unwrap()
-}
-
 #[test]
 fn publish_qos1_with_json_payload() {
     let mut bytes = vec![0x32, 0x16, 0x00, 0x0A];
@@ -26,9 +22,9 @@ fn publish_qos1_with_json_payload() {
     assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
     assert_eq!(field(&decoded, "packet type").value, json!("PUBLISH"));
     let flags = field(&decoded, "flags");
-    assert_eq!(child(flags, "qos").value, json!(1));
-    assert_eq!(child(flags, "qos").bit_offset, Some(5));
-    assert_eq!(child(flags, "retain").value, json!(false));
+    assert_eq!(flags.child("qos").unwrap().value, json!(1));
+    assert_eq!(flags.child("qos").unwrap().bit_offset, Some(5));
+    assert_eq!(flags.child("retain").unwrap().value, json!(false));
     let remaining = field(&decoded, "remaining length");
     assert_eq!((remaining.offset, remaining.length, remaining.value.clone()), (1, 1, json!(22)));
     let topic = field(&decoded, "topic");
@@ -37,7 +33,7 @@ fn publish_qos1_with_json_payload() {
     assert_eq!((packet_id.offset, packet_id.length, packet_id.value.clone()), (14, 2, json!(42)));
     let payload = field(&decoded, "payload");
     assert_eq!((payload.offset, payload.length), (16, 8));
-    let t = child(child(payload, "root"), "t");
+    let t = payload.child("root").unwrap().child("t").unwrap();
     assert_eq!((t.offset, t.length, t.value.clone()), (17, 6, json!(21)));
     assert_eq!(decoded.json_size_bytes, 24);
 }
@@ -49,10 +45,10 @@ fn mqtt5_publish_properties_and_text_payload() {
     assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
     let properties = field(&decoded, "properties");
     assert_eq!((properties.offset, properties.length), (5, 6));
-    let indicator = child(properties, "payload format indicator");
+    let indicator = properties.child("payload format indicator").unwrap();
     assert_eq!((indicator.offset, indicator.length, indicator.value.clone()), (6, 2, json!(1)));
-    assert_eq!(child(indicator, "identifier").value, json!(1));
-    let alias = child(properties, "topic alias");
+    assert_eq!(indicator.child("identifier").unwrap().value, json!(1));
+    let alias = properties.child("topic alias").unwrap();
     assert_eq!((alias.offset, alias.length, alias.value.clone()), (8, 3, json!(5)));
     let payload = field(&decoded, "payload");
     assert_eq!((payload.offset, payload.length, payload.value.clone()), (11, 2, json!("hi")));
@@ -82,7 +78,7 @@ fn two_byte_remaining_length() {
     assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
     let remaining = field(&decoded, "remaining length");
     assert_eq!((remaining.offset, remaining.length, remaining.value.clone()), (1, 2, json!(321)));
-    assert_eq!(child(field(&decoded, "flags"), "retain").value, json!(true));
+    assert_eq!(field(&decoded, "flags").child("retain").unwrap().value, json!(true));
     let payload = field(&decoded, "payload");
     assert_eq!((payload.offset, payload.length), (6, 318));
 }
@@ -93,7 +89,7 @@ fn connect_5_is_detected_and_decoded() {
     let decoded = decode(&bytes);
     assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
     assert_eq!(field(&decoded, "protocol level").value, json!("5"));
-    assert_eq!(child(field(&decoded, "connect flags"), "clean session").value, json!(true));
+    assert_eq!(field(&decoded, "connect flags").child("clean session").unwrap().value, json!(true));
     let keep_alive = field(&decoded, "keep alive");
     assert_eq!((keep_alive.offset, keep_alive.value.clone(), keep_alive.unit.as_str()), (10, json!(60), "s"));
     assert_eq!((field(&decoded, "properties").offset, field(&decoded, "properties").length), (12, 1));
@@ -119,7 +115,7 @@ fn illegal_flags_are_warned() {
     assert!(field(&subscribe, "flags").warnings[0].contains("must be 0010"));
     assert_eq!(field(&subscribe, "topic filter [0]").value, json!("#"));
     let publish = decode(&[0x36, 0x05, 0x00, 0x01, b'a', 0x00, 0x01]);
-    assert!(child(field(&publish, "flags"), "qos").warnings[0].contains("QoS 3"));
+    assert!(field(&publish, "flags").child("qos").unwrap().warnings[0].contains("QoS 3"));
     assert!(field(&decode(&[0xC1, 0x00]), "flags").warnings[0].contains("must be 0000"));
     // QoS 1 with packet id 0 and an empty 3.1.1 topic
     let publish = decode(&[0x32, 0x04, 0x00, 0x00, 0x00, 0x00]);
@@ -187,8 +183,8 @@ proptest! {
         let decoded = decode_version(&bytes, MqttVersion::V3_1_1);
         prop_assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
         let flags = field(&decoded, "flags");
-        prop_assert_eq!(&child(flags, "qos").value, &json!(qos));
-        prop_assert_eq!(&child(flags, "retain").value, &json!(retain));
+        prop_assert_eq!(&flags.child("qos").unwrap().value, &json!(qos));
+        prop_assert_eq!(&flags.child("retain").unwrap().value, &json!(retain));
         let remaining = field(&decoded, "remaining length");
         let topic_field = field(&decoded, "topic");
         prop_assert_eq!(topic_field.offset, 1 + remaining.length);
