@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod io;
 pub mod model;
 pub mod ppk2;
+pub mod provision;
 pub mod sim;
 pub mod trace;
 pub mod ui;

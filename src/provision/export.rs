@@ -1,0 +1,1 @@
+//! Network-server imports and TR005 labels made from the ledger.
