@@ -1,1 +1,0 @@
-//! Network-server imports and TR005 labels made from the ledger.
