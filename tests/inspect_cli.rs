@@ -110,3 +110,74 @@ fn mistakes_are_explained() {
     let output = inspect(&["--hex", "01"]);
     assert_eq!(output.status.code(), Some(2), "a decoder is required (clap usage error)");
 }
+
+/// A sample batch from the simulated board as it crosses the wire (firmware-protocol's golden bytes).
+const SAMPLE_FRAME_HEX: &str = "0310e601010dc0843da08d0604c422c622090519896ae300";
+
+#[test]
+fn a_devices_schema_report_is_read_saved_and_used_to_decode_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("sim-schema.json");
+    // Asked of the device: saved, then nothing else to do without a payload.
+    let output = inspect(&["--format", "frame", "--device", "sim", "--save-schema", saved.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let topics: Vec<&str> =
+        report["topics_out"].as_array().unwrap().iter().map(|t| t["path"].as_str().unwrap()).collect();
+    assert!(topics.contains(&"benchtop/telemetry/samples"), "{topics:?}");
+
+    // Straight from the device, and from the saved file: the same fields.
+    let live = json_of(&inspect(&["--format", "frame", "--device", "sim", "--hex", SAMPLE_FRAME_HEX, "--json"]));
+    let from_file = json_of(&inspect(&[
+        "--format",
+        "frame",
+        "--schema",
+        saved.to_str().unwrap(),
+        "--hex",
+        SAMPLE_FRAME_HEX,
+        "--json",
+    ]));
+    assert_eq!(live["fields"], from_file["fields"]);
+    let body = live["fields"].as_array().unwrap().iter().find(|f| f["name"] == "benchtop/telemetry/samples").unwrap();
+    assert_eq!(body["fields"][0]["name"], "channel_id");
+
+    // A report is about frames only.
+    let output = inspect(&["--format", "lpp", "--schema", saved.to_str().unwrap(), "--hex", "0167"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--format frame"));
+}
+
+#[test]
+fn a_message_only_a_saved_schema_defines_is_decoded_with_its_names() {
+    use benchtop::inspect::input::to_hex;
+    use firmware_protocol::postcard_rpc::Key;
+    use firmware_protocol::postcard_rpc::header::{VarHeader, VarKey, VarSeq};
+    use firmware_protocol::postcard_rpc::host_client::SchemaReport;
+    use postcard_schema::schema::owned::OwnedNamedType;
+
+    #[derive(serde::Serialize, postcard_schema::Schema)]
+    struct SoilReading {
+        moisture_permille: u16,
+        temperature_c: f32,
+    }
+    let path = "garden/soil";
+    let schema: OwnedNamedType = <SoilReading as postcard_schema::Schema>::SCHEMA.into();
+    let key = Key::for_owned_schema_path(path, &schema);
+    let mut report = SchemaReport::default();
+    report.add_type(schema);
+    report.add_topic_out(path.into(), key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("garden.json");
+    std::fs::write(&file, serde_json::to_string(&report).unwrap()).unwrap();
+
+    let mut payload = VarHeader { key: VarKey::Key8(key), seq_no: VarSeq::Seq1(4) }.write_to_vec();
+    payload.extend(postcard::to_stdvec(&SoilReading { moisture_permille: 412, temperature_c: 18.5 }).unwrap());
+    let text =
+        stdout_of(&inspect(&["--format", "frame", "--schema", file.to_str().unwrap(), "--hex", &to_hex(&payload)]));
+    let line = |name: &str| {
+        text.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"))
+    };
+    assert!(line("moisture_permille").contains("412"), "{text}");
+    assert!(line("temperature_c").contains("18.5"), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+}

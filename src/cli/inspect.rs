@@ -1,18 +1,22 @@
 //! `benchtop inspect`: every byte of a payload explained — decoded with a layout file or a built-in format,
 //! printed as an indented field tree and a LoRaWAN cost table (or `--json`) — and `--encode` to turn values
-//! into bytes with a layout. The decoding itself is in [`crate::inspect`]; this file only reads the input
-//! and formats the result.
+//! into bytes with a layout. Protocol frames decode against `firmware-protocol`'s messages and, with
+//! `--device SOURCE` or `--schema FILE`, against the schema report of any postcard-rpc device. The decoding
+//! itself is in [`crate::inspect`]; this file only reads the input (and the report) and formats the result.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{ArgGroup, Args};
+use postcard_rpc::host_client::SchemaReport;
 use serde::Serialize;
 
 use crate::inspect::cost::Cost;
 use crate::inspect::input::{parse_base64, parse_hex, to_hex};
 use crate::inspect::layout::Layout;
 use crate::inspect::{Decoded, FORMAT_NAMES, Field, InspectError, decode_format};
+use crate::io::{Session, SessionOptions};
+use crate::model::source::Source;
 
 /// Bytes of a field shown in hex before the rest is elided.
 const MAX_HEX_BYTES_SHOWN: usize = 12;
@@ -40,6 +44,16 @@ pub struct InspectArgs {
     /// Encode these values with the layout instead of decoding: 'name=value,group[0].field=value,…'.
     #[arg(long, value_name = "NAME=VALUE,…", requires = "layout", conflicts_with_all = ["payload", "format"])]
     pub encode: Option<String>,
+    /// With `--format frame`: connect to this device (sim, serial:/dev/ttyACM0, tcp:HOST:PORT), read its
+    /// schema report and decode messages that only it defines.
+    #[arg(long, value_name = "SOURCE", requires = "format", conflicts_with = "schema")]
+    pub device: Option<String>,
+    /// With `--format frame`: a schema report saved with `--save-schema`, instead of asking the device.
+    #[arg(long, value_name = "FILE.json", requires = "format")]
+    pub schema: Option<PathBuf>,
+    /// Save the device's schema report (JSON) for later use with `--schema`; without a payload, only save it.
+    #[arg(long, value_name = "FILE.json", requires = "device")]
+    pub save_schema: Option<PathBuf>,
     /// Print JSON instead of the tree and table.
     #[arg(long)]
     pub json: bool,
@@ -71,9 +85,25 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let report = schema_report(&args)?;
+    if report.is_some() && args.format.as_deref() != Some("frame") {
+        anyhow::bail!("--device and --schema describe protocol frames; use them with --format frame");
+    }
+    if let (Some(path), Some(report)) = (&args.save_schema, &report) {
+        let text = serde_json::to_string_pretty(report).context("could not write the schema report as JSON")?;
+        std::fs::write(path, text)
+            .with_context(|| format!("could not save the schema report to {}", path.display()))?;
+        if args.hex.is_none() && args.base64.is_none() && args.file.is_none() {
+            eprintln!("saved the schema report to {}", path.display());
+            return Ok(());
+        }
+    }
     let bytes = read_payload(&args)?;
     let decoded = match (&layout, &args.format) {
         (Some(layout), _) => layout.decode(&bytes),
+        (None, Some(format)) if report.is_some() && format == "frame" => {
+            crate::inspect::frame::decode_with_schema(&bytes, report.as_ref())
+        }
         (None, Some(format)) => decode_format(format, &bytes).map_err(|error| match error {
             InspectError::UnknownFormat(name) if FORMAT_NAMES.contains(&name.as_str()) => anyhow::anyhow!(
                 "the {name} decoder is not available in this build yet; use --layout or another --format"
@@ -124,6 +154,32 @@ fn rounding_notes(layout: &Layout, values: &str, bytes: &[u8]) -> Vec<String> {
             (!close).then(|| format!("{path}={given} is stored as {value}, the nearest value the layout can hold"))
         })
         .collect()
+}
+
+/// The schema report from `--schema FILE` or, with `--device SOURCE`, from the device itself.
+fn schema_report(args: &InspectArgs) -> anyhow::Result<Option<SchemaReport>> {
+    if let Some(path) = &args.schema {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the schema report {}", path.display()))?;
+        let report = serde_json::from_str(&text).with_context(|| {
+            format!("the schema report cannot be used; save it again with --save-schema: {}", path.display())
+        })?;
+        return Ok(Some(report));
+    }
+    let Some(device) = &args.device else { return Ok(None) };
+    let source = Source::parse(device).with_context(|| format!("cannot read the device source `{device}`"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("benchtop-inspect-io")
+        .enable_all()
+        .build()
+        .context("could not start the I/O runtime")?;
+    let report = runtime.block_on(async {
+        let session = Session::open(&source, SessionOptions::default()).await?;
+        session.schema_report().await
+    });
+    let report = report.with_context(|| format!("could not read the schema report of {device}"))?;
+    Ok(Some(report))
 }
 
 fn load_layout(path: &std::path::Path) -> anyhow::Result<Layout> {

@@ -3,49 +3,136 @@
 //!
 //! Input is either a whole wire frame (`COBS(payload ‖ CRC-32C LE) ‖ 0x00`, as a capture of the serial line
 //! shows it) or a bare payload (header and body). The message is found by its key among every endpoint and
-//! topic of `firmware-protocol` (and postcard-rpc's error key), compared at the key length the frame uses.
-//! The body is walked with the schema, so any message the protocol crate defines decodes without code of its
-//! own here. Field offsets refer to the input as given: inside a wire frame, to the encoded bytes.
+//! topic of `firmware-protocol` (and postcard-rpc's standard ones and its error key), then — given a
+//! [`SchemaReport`] — among the endpoints and topics a postcard-rpc device reported, compared at the key length
+//! the frame uses. The body is walked with the message's schema ([`super::postcard`]), so any message the
+//! protocol crate or the device defines decodes without code of its own here. Field offsets refer to the input
+//! as given: inside a wire frame, to the encoded bytes.
+
+use std::sync::OnceLock;
 
 use firmware_protocol::icd::{
     ConfigCheckEndpoint, ConfigCommitEndpoint, ConfigDiscardEndpoint, ConfigReadEndpoint, ConfigStageEndpoint,
-    CurrentBatchTopic, DeviceInfoEndpoint, ERROR_KEY, IdentifyEndpoint, LogTopic, PingEndpoint, RebootEndpoint,
-    SampleBatchTopic, StreamingSetEndpoint, WireError,
+    CurrentBatchTopic, DeviceInfoEndpoint, ERROR_KEY, GetAllSchemaDataTopic, GetAllSchemasEndpoint, IdentifyEndpoint,
+    LogTopic, PingEndpoint, RebootEndpoint, SampleBatchTopic, StreamingSetEndpoint, WireError,
 };
 use postcard_rpc::header::{VarHeader, VarKey, VarSeq};
+use postcard_rpc::host_client::SchemaReport;
 use postcard_rpc::{Endpoint, Key, Topic};
 use postcard_schema::Schema;
-use postcard_schema::schema::{DataModelType, DataModelVariant, NamedType};
+use postcard_schema::schema::owned::OwnedNamedType;
 use serde_json::{Value, json};
 
+use super::postcard::{Walker, leftover_warning};
 use super::{Decoded, Field};
 
-/// Deepest nesting the body walker follows (schemas are finite, this guards recursive ones).
-const MAX_DEPTH: usize = 32;
-
-/// A message the protocol defines.
-struct Message {
-    path: &'static str,
-    kind: &'static str,
-    key: Key,
-    schema: &'static NamedType,
+/// A message a frame may carry: its path, what it is, its key and its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The endpoint's or topic's path (`benchtop/info`).
+    pub path: String,
+    /// `request`, `response`, `topic` (device to host) or `topic to the device`.
+    pub kind: &'static str,
+    /// The full key; a frame may carry a shorter one.
+    pub key: Key,
+    /// The message's type.
+    pub schema: OwnedNamedType,
 }
 
-fn messages() -> Vec<Message> {
+/// The messages frames are decoded against, searched in order (the first whose key matches wins).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    messages: Vec<Message>,
+}
+
+impl Catalog {
+    /// Every endpoint and topic of `firmware-protocol`, postcard-rpc's standard ones and its error key.
+    pub fn protocol() -> &'static Catalog {
+        static PROTOCOL: OnceLock<Catalog> = OnceLock::new();
+        PROTOCOL.get_or_init(protocol_messages)
+    }
+
+    /// Every endpoint and topic a device reported.
+    pub fn from_report(report: &SchemaReport) -> Catalog {
+        let mut catalog = Catalog::default();
+        catalog.add_report(report);
+        catalog
+    }
+
+    /// Adds what a device reported, after the messages already known.
+    pub fn add_report(&mut self, report: &SchemaReport) {
+        for endpoint in &report.endpoints {
+            self.messages.push(Message {
+                path: endpoint.path.clone(),
+                kind: "request",
+                key: endpoint.req_key,
+                schema: endpoint.req_ty.clone(),
+            });
+            self.messages.push(Message {
+                path: endpoint.path.clone(),
+                kind: "response",
+                key: endpoint.resp_key,
+                schema: endpoint.resp_ty.clone(),
+            });
+        }
+        for (topics, kind) in [(&report.topics_out, "topic"), (&report.topics_in, "topic to the device")] {
+            for topic in topics {
+                self.messages.push(Message {
+                    path: topic.path.clone(),
+                    kind,
+                    key: topic.key,
+                    schema: topic.ty.clone(),
+                });
+            }
+        }
+    }
+
+    /// The messages, in search order.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// The first message whose key, cut to the frame's key length, is `key`.
+    pub fn find(&self, key: &VarKey) -> Option<&Message> {
+        self.messages.iter().find(|m| {
+            let mut full = VarKey::Key8(m.key);
+            full.shrink_to(key.kind());
+            full == *key
+        })
+    }
+}
+
+fn protocol_messages() -> Catalog {
     let mut out = Vec::new();
     macro_rules! endpoints {
         ($($e:ty),*) => {$(
-            out.push(Message { path: <$e>::PATH, kind: "request", key: <$e>::REQ_KEY, schema: <$e as Endpoint>::Request::SCHEMA });
-            out.push(Message { path: <$e>::PATH, kind: "response", key: <$e>::RESP_KEY, schema: <$e as Endpoint>::Response::SCHEMA });
+            out.push(Message {
+                path: <$e>::PATH.into(),
+                kind: "request",
+                key: <$e>::REQ_KEY,
+                schema: <$e as Endpoint>::Request::SCHEMA.into(),
+            });
+            out.push(Message {
+                path: <$e>::PATH.into(),
+                kind: "response",
+                key: <$e>::RESP_KEY,
+                schema: <$e as Endpoint>::Response::SCHEMA.into(),
+            });
         )*};
     }
     macro_rules! topics {
         ($($t:ty),*) => {$(
-            out.push(Message { path: <$t>::PATH, kind: "topic", key: <$t>::TOPIC_KEY, schema: <$t as Topic>::Message::SCHEMA });
+            out.push(Message {
+                path: <$t>::PATH.into(),
+                kind: "topic",
+                key: <$t>::TOPIC_KEY,
+                schema: <$t as Topic>::Message::SCHEMA.into(),
+            });
         )*};
     }
     endpoints!(
         PingEndpoint,
+        GetAllSchemasEndpoint,
         DeviceInfoEndpoint,
         ConfigReadEndpoint,
         ConfigStageEndpoint,
@@ -56,13 +143,31 @@ fn messages() -> Vec<Message> {
         IdentifyEndpoint,
         RebootEndpoint
     );
-    topics!(SampleBatchTopic, CurrentBatchTopic, LogTopic);
-    out.push(Message { path: "error", kind: "response", key: ERROR_KEY, schema: WireError::SCHEMA });
-    out
+    topics!(SampleBatchTopic, CurrentBatchTopic, LogTopic, GetAllSchemaDataTopic);
+    out.push(Message { path: "error".into(), kind: "response", key: ERROR_KEY, schema: WireError::SCHEMA.into() });
+    Catalog { messages: out }
 }
 
-/// Decodes a Benchtop protocol frame or payload.
+/// Decodes a Benchtop protocol frame or payload against `firmware-protocol`'s messages.
 pub fn decode(bytes: &[u8]) -> Decoded {
+    decode_with_catalog(bytes, Catalog::protocol())
+}
+
+/// Decodes a frame against `firmware-protocol`'s messages and then, for any other key, the messages a
+/// postcard-rpc device reported in its schema.
+pub fn decode_with_schema(bytes: &[u8], report: Option<&SchemaReport>) -> Decoded {
+    match report {
+        None => decode(bytes),
+        Some(report) => {
+            let mut catalog = Catalog::protocol().clone();
+            catalog.add_report(report);
+            decode_with_catalog(bytes, &catalog)
+        }
+    }
+}
+
+/// Decodes a Benchtop protocol frame or payload against the messages of `catalog`.
+pub fn decode_with_catalog(bytes: &[u8], catalog: &Catalog) -> Decoded {
     let mut fields = Vec::new();
     let mut warnings = Vec::new();
     let is_wire_frame = bytes.last() == Some(&0) && bytes.iter().filter(|&&b| b == 0).count() == 1;
@@ -116,11 +221,7 @@ pub fn decode(bytes: &[u8]) -> Decoded {
                 VarSeq::Seq2(s) => u32::from(s),
                 VarSeq::Seq4(s) => s,
             };
-            let message = messages().into_iter().find(|m| {
-                let mut key = VarKey::Key8(m.key);
-                key.shrink_to(header.key.kind());
-                key == header.key
-            });
+            let message = catalog.find(&header.key);
             let (o, l) = place(0, header_len);
             let mut head = Field::new("header", o, l).with_values(json!(hex(&payload[..header_len])), Value::Null);
             let (o, l) = place(0, 1);
@@ -141,13 +242,13 @@ pub fn decode(bytes: &[u8]) -> Decoded {
                     body_fields.push(body);
                 }
                 Some(message) => {
-                    let mut walker = Walker { bytes: &payload, at: header_len, warnings: Vec::new() };
-                    let body = walker.value(message.path, message.schema, 0);
-                    let mut body = body.unwrap_or_else(|| Field::new(message.path, header_len, 0));
+                    let mut walker = Walker::new(&payload, header_len);
+                    let body = walker.value(&message.path, &message.schema);
+                    let mut body = body.unwrap_or_else(|| Field::new(message.path.as_str(), header_len, 0));
                     remap(&mut body, &place);
-                    body.warnings.extend(walker.warnings);
-                    if walker.at < payload.len() {
-                        warnings.push(format!("{} bytes after the message", payload.len() - walker.at));
+                    body.warnings.extend(walker.take_warnings());
+                    if walker.position() < payload.len() {
+                        warnings.push(leftover_warning(payload.len() - walker.position()));
                     }
                     body_fields.push(body);
                 }
@@ -193,182 +294,6 @@ fn cobs_decode(encoded: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
         }
     }
     Some((out, map))
-}
-
-/// Walks postcard bytes with a schema.
-struct Walker<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    warnings: Vec<String>,
-}
-
-impl Walker<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let slice = self.bytes.get(self.at..self.at.checked_add(n)?);
-        if slice.is_none() {
-            self.warnings.push(format!("the message ends early: {n} more bytes needed at byte {}", self.at));
-        }
-        self.at += n * usize::from(slice.is_some());
-        slice
-    }
-
-    fn varint(&mut self) -> Option<u128> {
-        let mut value = 0u128;
-        for shift in (0..19).map(|i| i * 7) {
-            let byte = *self.take(1)?.first()?;
-            value |= u128::from(byte & 0x7F) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        self.warnings.push("a varint runs past 19 bytes".into());
-        None
-    }
-
-    fn value(&mut self, name: &str, ty: &NamedType, depth: usize) -> Option<Field> {
-        if depth > MAX_DEPTH {
-            self.warnings.push("nested too deeply".into());
-            return None;
-        }
-        let start = self.at;
-        let mut field = Field::new(name, start, 0);
-        let done = |mut field: Field, walker: &Self, raw: Value, value: Value| {
-            field.length = walker.at - start;
-            field.raw = raw;
-            field.value = value;
-            Some(field)
-        };
-        let zigzag = |v: u128| -> i128 { ((v >> 1) as i128) ^ -((v & 1) as i128) };
-        match ty.ty {
-            DataModelType::Bool => {
-                let b = *self.take(1)?.first()?;
-                done(field, self, json!(b), json!(b != 0))
-            }
-            DataModelType::U8 => {
-                let b = *self.take(1)?.first()?;
-                done(field, self, json!(b), json!(b))
-            }
-            DataModelType::I8 => {
-                let b = *self.take(1)?.first()? as i8;
-                done(field, self, json!(b), json!(b))
-            }
-            DataModelType::U16
-            | DataModelType::U32
-            | DataModelType::U64
-            | DataModelType::U128
-            | DataModelType::Usize => {
-                let v = self.varint()?;
-                let value = u64::try_from(v).map_or(json!(v.to_string()), |v| json!(v));
-                done(field, self, value.clone(), value)
-            }
-            DataModelType::I16
-            | DataModelType::I32
-            | DataModelType::I64
-            | DataModelType::I128
-            | DataModelType::Isize => {
-                let v = zigzag(self.varint()?);
-                let value = i64::try_from(v).map_or(json!(v.to_string()), |v| json!(v));
-                done(field, self, value.clone(), value)
-            }
-            DataModelType::F32 => {
-                let b = self.take(4)?;
-                let (raw, v) = (json!(hex(b)), f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                done(field, self, raw, json!(v))
-            }
-            DataModelType::F64 => {
-                let b = self.take(8)?;
-                let (raw, v) = (json!(hex(b)), f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
-                done(field, self, raw, json!(v))
-            }
-            DataModelType::Char | DataModelType::String => {
-                let len = usize::try_from(self.varint()?).ok()?;
-                let b = self.take(len)?;
-                let (raw, text) = (json!(hex(b)), String::from_utf8_lossy(b).into_owned());
-                done(field, self, raw, json!(text))
-            }
-            DataModelType::ByteArray => {
-                let len = usize::try_from(self.varint()?).ok()?;
-                let b = self.take(len)?;
-                let raw = json!(hex(b));
-                done(field, self, raw.clone(), raw)
-            }
-            DataModelType::Option(inner) => {
-                let tag = *self.take(1)?.first()?;
-                if tag == 1 {
-                    field.children.extend(self.value("some", inner, depth + 1));
-                } else if tag != 0 {
-                    field.warnings.push(format!("option tag {tag} is neither 0 (none) nor 1 (some)"));
-                }
-                let value = if tag == 0 { json!("none") } else { Value::Null };
-                done(field, self, json!(tag), value)
-            }
-            DataModelType::Unit | DataModelType::UnitStruct | DataModelType::Schema => {
-                done(field, self, Value::Null, json!(ty.name))
-            }
-            DataModelType::NewtypeStruct(inner) => {
-                field.children.extend(self.value(inner.name, inner, depth + 1));
-                done(field, self, Value::Null, Value::Null)
-            }
-            DataModelType::Seq(inner) => {
-                let len = self.varint()?;
-                for i in 0..len.min(100_000) {
-                    let Some(item) = self.value(&format!("[{i}]"), inner, depth + 1) else { break };
-                    field.children.push(item);
-                }
-                done(field, self, json!(len.to_string()), Value::Null)
-            }
-            DataModelType::Tuple(items) | DataModelType::TupleStruct(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let Some(child) = self.value(&format!("{i}"), item, depth + 1) else { break };
-                    field.children.push(child);
-                }
-                done(field, self, Value::Null, Value::Null)
-            }
-            DataModelType::Map { key, val } => {
-                let len = self.varint()?;
-                for i in 0..len.min(100_000) {
-                    let Some(k) = self.value(&format!("key [{i}]"), key, depth + 1) else { break };
-                    field.children.push(k);
-                    let Some(v) = self.value(&format!("value [{i}]"), val, depth + 1) else { break };
-                    field.children.push(v);
-                }
-                done(field, self, json!(len.to_string()), Value::Null)
-            }
-            DataModelType::Struct(members) => {
-                for member in members.iter() {
-                    let Some(child) = self.value(member.name, member.ty, depth + 1) else { break };
-                    field.children.push(child);
-                }
-                done(field, self, Value::Null, Value::Null)
-            }
-            DataModelType::Enum(variants) => {
-                let index = self.varint()?;
-                let Some(variant) = usize::try_from(index).ok().and_then(|i| variants.get(i)) else {
-                    field.warnings.push(format!("variant {index} is not one of the {} this type has", variants.len()));
-                    return done(field, self, json!(index.to_string()), Value::Null);
-                };
-                match variant.ty {
-                    DataModelVariant::UnitVariant => {}
-                    DataModelVariant::NewtypeVariant(inner) => {
-                        field.children.extend(self.value(variant.name, inner, depth + 1));
-                    }
-                    DataModelVariant::TupleVariant(items) => {
-                        for (i, item) in items.iter().enumerate() {
-                            let Some(child) = self.value(&format!("{i}"), item, depth + 1) else { break };
-                            field.children.push(child);
-                        }
-                    }
-                    DataModelVariant::StructVariant(members) => {
-                        for member in members.iter() {
-                            let Some(child) = self.value(member.name, member.ty, depth + 1) else { break };
-                            field.children.push(child);
-                        }
-                    }
-                }
-                done(field, self, json!(index.to_string()), json!(variant.name))
-            }
-        }
-    }
 }
 
 #[cfg(test)]
