@@ -1,0 +1,3 @@
+//! Ledger reservations per second on SQLite and PostgreSQL.
+
+fn main() {}
