@@ -29,7 +29,7 @@ async fn next_state(rx: &mut mpsc::Receiver<(u64, DeviceEvent)>, telemetry: &mut
         let (_, event) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
         match event {
             DeviceEvent::Telemetry(Telemetry::Samples { .. }) => *telemetry += 1,
-            DeviceEvent::Telemetry(_) => {}
+            DeviceEvent::Telemetry(_) | DeviceEvent::Frames(_) | DeviceEvent::Schema(_) => {}
             other => return other,
         }
     }

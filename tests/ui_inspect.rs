@@ -99,3 +99,45 @@ fn values_encoded_with_a_layout_become_the_payload_and_decode_back() {
     harness.run_steps(2);
     assert_eq!(harness.state_mut().inspector().input, "08 66 5b a5 04 d2 01 02", "the payload is kept");
 }
+
+#[test]
+fn frames_of_the_connected_board_are_captured_and_decode_with_its_schema() {
+    let mut harness = app();
+    let samples = "benchtop/telemetry/samples topic";
+    let started = std::time::Instant::now();
+    while harness.query_all_by_label_contains(samples).next().is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no telemetry frame captured");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The board's schema report arrives shortly after it connects; captures from then on carry it.
+    let started = std::time::Instant::now();
+    while !harness.state_mut().inspector().captures().all().any(|c| c.schema.is_some()) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no schema report");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Hold the list still, then open the newest telemetry frame.
+    harness.get_by_label("Pause capture").click();
+    harness.run_steps(2);
+    let kept = harness.state_mut().inspector().captures().all().count();
+    assert!(kept <= 4 * benchtop::ui::inspector::CAPTURES_PER_KIND);
+    harness.query_all_by_label_contains(samples).next().unwrap().click();
+    harness.run_steps(3);
+    let decoded = harness.state_mut().inspector().decoded().cloned().unwrap().unwrap();
+    assert_eq!(decoded.format, "frame");
+    assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+    let body = decoded.fields.iter().find(|f| f.name == "benchtop/telemetry/samples").unwrap();
+    assert!(body.child("values").is_some(), "{body:?}");
+    harness.get_by_label_contains("channel_id");
+    harness.get_by_label_contains("sample_period_us");
+
+    // Requests and responses only: no telemetry frame is listed.
+    harness.get_by_label("Telemetry").click();
+    harness.run_steps(2);
+    assert!(harness.query_all_by_label_contains("received benchtop/telemetry/samples").next().is_none());
+    assert!(
+        harness.query_all_by_label_contains("received postcard-rpc/").next().is_some(),
+        "schema frames stay listed"
+    );
+}

@@ -11,9 +11,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use firmware_protocol::DeviceInfo;
+use postcard_rpc::host_client::SchemaReport;
 use tokio::sync::mpsc;
 
 use super::board::{Board, OpenBoard};
+use super::capture::FrameListener;
 use super::link::LinkStats;
 use super::ports::{find_by_serial_number, usb_serial_number};
 use super::recorder::Recorder;
@@ -22,6 +24,9 @@ use super::session::{SessionOptions, Telemetry};
 use crate::model::live::LiveDevice;
 use crate::model::series::SeriesLimits;
 use crate::model::source::Source;
+
+/// Longest a device task waits for a board's schema report (frames decode with the built-in table meanwhile).
+const SCHEMA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the window asks of a device task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,12 @@ pub enum DeviceEvent {
     },
     /// Telemetry from the board.
     Telemetry(Telemetry),
+    /// Copies of the protocol frames the board sends and receives from now on (protocol boards only, sent
+    /// once per connection right after [`DeviceEvent::Connected`]).
+    Frames(FrameListener),
+    /// What the board reported about its endpoints and topics (postcard-rpc's schema report), for decoding
+    /// its frames; sent once per connection when the board answers.
+    Schema(Box<SchemaReport>),
     /// The board went away; the task waits for it to return.
     Lost {
         /// Why, in a sentence.
@@ -246,6 +257,18 @@ pub async fn run_device(
             .await
         {
             return;
+        }
+        if let Board::Protocol(session) = &board {
+            if !sink.state(DeviceEvent::Frames(session.frames())).await {
+                return;
+            }
+            // The report takes a moment to gather; telemetry flows meanwhile.
+            let (client, sink) = (session.client().clone(), sink.clone());
+            tokio::spawn(async move {
+                if let Ok(Ok(report)) = tokio::time::timeout(SCHEMA_TIMEOUT, client.get_schema_report()).await {
+                    sink.state(DeviceEvent::Schema(Box::new(report))).await;
+                }
+            });
         }
         let reason = loop {
             tokio::select! {

@@ -3,6 +3,7 @@
 //! threads, everything else on the tokio runtime, and results travel on bounded channels.
 
 pub mod board;
+pub mod capture;
 pub mod device_task;
 pub mod link;
 pub mod ports;

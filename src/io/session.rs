@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use super::capture::{FrameListener, FrameTap};
 use super::link::{Link, LinkCloser, LinkError, LinkStats};
 use super::wire::{FramedRx, FramedTx, TokioSpawn};
 use crate::model::source::Source;
@@ -134,6 +135,7 @@ pub struct Session {
     info: DeviceInfo,
     stats: Arc<LinkStats>,
     options: SessionOptions,
+    tap: FrameTap,
     /// Dropping it ends the link's threads.
     _closer: LinkCloser,
 }
@@ -157,9 +159,10 @@ impl Session {
         options: SessionOptions,
     ) -> Result<Session, SessionError> {
         let Link { incoming, outgoing, stats, closer } = link;
+        let tap = FrameTap::default();
         let client = HostClient::new_with_wire(
-            FramedTx::new(outgoing),
-            FramedRx::with_pending(incoming, pending, stats.clone()),
+            FramedTx::new(outgoing).with_tap(tap.clone()),
+            FramedRx::with_pending(incoming, pending, stats.clone()).with_tap(tap.clone()),
             TokioSpawn,
             VarSeqKind::Seq2,
             ERROR_PATH,
@@ -169,7 +172,7 @@ impl Session {
         if info.protocol_version != PROTOCOL_VERSION {
             return Err(SessionError::ProtocolMismatch { device: info.protocol_version, host: PROTOCOL_VERSION });
         }
-        Ok(Session { client, info, stats, options, _closer: closer })
+        Ok(Session { client, info, stats, options, tap, _closer: closer })
     }
 
     /// The postcard-rpc client underneath, for requests this session has no method for.
@@ -185,6 +188,12 @@ impl Session {
     /// The link's counters.
     pub fn stats(&self) -> &Arc<LinkStats> {
         &self.stats
+    }
+
+    /// Copies of the frames sent and received from now on (for the payload inspector); bounded, see
+    /// [`FrameListener`].
+    pub fn frames(&self) -> FrameListener {
+        self.tap.listen()
     }
 
     /// Whether the link is still up.

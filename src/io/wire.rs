@@ -13,6 +13,7 @@ use postcard_rpc::host_client::{WireRx, WireSpawn, WireTx};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use super::capture::{Direction, FrameTap};
 use super::link::LinkStats;
 
 /// The link is gone.
@@ -29,12 +30,19 @@ pub enum WireError {
 /// Sending half.
 pub struct FramedTx {
     outgoing: mpsc::Sender<Vec<u8>>,
+    tap: Option<FrameTap>,
 }
 
 impl FramedTx {
     /// Frames go to `outgoing`.
     pub fn new(outgoing: mpsc::Sender<Vec<u8>>) -> Self {
-        Self { outgoing }
+        Self { outgoing, tap: None }
+    }
+
+    /// Also copies every frame sent to `tap`.
+    pub fn with_tap(mut self, tap: FrameTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 }
 
@@ -45,6 +53,9 @@ impl WireTx for FramedTx {
         let mut frame = vec![0u8; MAX_ENCODED_FRAME_LEN];
         let len = encode_frame(&data, &mut frame).map_err(WireError::Frame)?;
         frame.truncate(len);
+        if let Some(tap) = &self.tap {
+            tap.wire(Direction::ToDevice, &frame);
+        }
         self.outgoing.send(frame).await.map_err(|_| WireError::Closed)
     }
 }
@@ -57,6 +68,7 @@ pub struct FramedRx {
     decoder: Box<FrameDecoder>,
     ready: VecDeque<Vec<u8>>,
     stats: Arc<LinkStats>,
+    tap: Option<FrameTap>,
 }
 
 impl FramedRx {
@@ -73,7 +85,14 @@ impl FramedRx {
             decoder: Box::new(FrameDecoder::new()),
             ready: VecDeque::new(),
             stats,
+            tap: None,
         }
+    }
+
+    /// Also copies every good frame received to `tap`.
+    pub fn with_tap(mut self, tap: FrameTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 }
 
@@ -83,6 +102,9 @@ impl WireRx for FramedRx {
     async fn receive(&mut self) -> Result<Vec<u8>, Self::Error> {
         loop {
             if let Some(frame) = self.ready.pop_front() {
+                if let Some(tap) = &self.tap {
+                    tap.payload(Direction::FromDevice, &frame);
+                }
                 return Ok(frame);
             }
             let chunk = match self.pending.pop_front() {

@@ -30,6 +30,8 @@ use crate::model::source::Source;
 const EVENT_QUEUE: usize = 4096;
 /// Longest `logic` spends draining events per frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+/// Most captured frames taken per device per update (the tap behind it drops the oldest when it overflows).
+const FRAMES_PER_UPDATE: usize = 256;
 /// How often the port list is refreshed (plug and unplug show up within this).
 const PORT_REFRESH: Duration = Duration::from_secs(1);
 
@@ -495,6 +497,12 @@ impl eframe::App for BenchtopApp {
         let now = Instant::now();
         for device in &mut self.devices {
             device.tick(now);
+            // Protocol frames for the Inspect tab's capture list; the list bounds what it keeps.
+            if let Some(frames) = device.frames.as_mut() {
+                for frame in frames.drain(FRAMES_PER_UPDATE) {
+                    self.inspector.capture_frame(&device.source, &frame, host_s(frame.at), device.schema.clone());
+                }
+            }
         }
     }
 

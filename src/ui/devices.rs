@@ -5,9 +5,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use postcard_rpc::host_client::SchemaReport;
 use tokio::sync::mpsc;
 
 use super::plot::{PlotLayout, PlotState};
+use crate::io::capture::FrameListener;
 use crate::io::device_task::{DeviceCommand, DeviceEvent, RecordingStatus};
 use crate::io::{LinkStats, LinkStatsSnapshot, Telemetry};
 use crate::model::live::LiveDevice;
@@ -100,6 +102,10 @@ pub struct DeviceEntry {
     pub notice: Option<String>,
     /// The file being recorded to.
     pub recording: Option<std::path::PathBuf>,
+    /// Copies of the protocol frames of the current connection, for the Inspect tab's capture list.
+    pub frames: Option<FrameListener>,
+    /// What the board reported about its messages, for decoding its frames.
+    pub schema: Option<Arc<SchemaReport>>,
     commands: mpsc::Sender<DeviceCommand>,
 }
 
@@ -119,6 +125,8 @@ impl DeviceEntry {
             rates: Rates::default(),
             notice: None,
             recording: None,
+            frames: None,
+            schema: None,
             commands,
         }
     }
@@ -213,6 +221,8 @@ impl DeviceEntry {
                 self.recording = None;
                 self.notice = Some(format!("Recording failed: {reason}"));
             }
+            DeviceEvent::Frames(listener) => self.frames = Some(listener),
+            DeviceEvent::Schema(report) => self.schema = Some(Arc::from(report)),
             DeviceEvent::Closed => self.state = DeviceState::Closed,
             DeviceEvent::Loaded(channels) => {
                 let info = firmware_protocol::DeviceInfo {

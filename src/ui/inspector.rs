@@ -1,22 +1,25 @@
 //! The Inspect tab: paste a payload (hex or base64), pick a format or a layout file, and read every field
 //! with its bytes. Hovering a byte highlights its field, hovering a field highlights its bytes; the cost of the
-//! payload on a LoRaWAN link is shown under it. Captured payloads (from the console's hex lines or typed in)
-//! stay in a short list to come back to.
+//! payload on a LoRaWAN link is shown under it. Captured payloads (the protocol frames of connected devices,
+//! the console's hex lines, pastes) stay in a bounded list to come back to ([`captures`]); a device's frame
+//! decodes with that device's schema report.
 //!
 //! Decoding is synchronous: payloads are at most a few kilobytes, and every decoder is linear.
 
-use std::collections::VecDeque;
+mod captures;
+
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use eframe::egui::{self, Color32, RichText};
+use postcard_rpc::host_client::SchemaReport;
 
+pub use self::captures::{CAPTURES_PER_KIND, Capture, CaptureFilter, CaptureKind, Captures};
 use super::theme;
 use crate::inspect::cost::Cost;
 use crate::inspect::input::{parse_base64, parse_hex};
-use crate::inspect::{Decoded, FORMAT_NAMES, Field};
-
-/// Payloads kept in the capture list.
-pub const CAPTURES_KEPT: usize = 50;
+use crate::inspect::{Decoded, FORMAT_NAMES, Field, frame};
+use crate::io::capture::CapturedFrame;
 /// Bytes per row of the hex pane.
 const ROW_BYTES: usize = 16;
 
@@ -27,15 +30,6 @@ pub enum Decoder {
     Format(String),
     /// A layout file (TOML).
     Layout(PathBuf),
-}
-
-/// A payload kept for later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capture {
-    /// Where it came from and when.
-    pub label: String,
-    /// The bytes.
-    pub bytes: Vec<u8>,
 }
 
 /// The Inspect tab's state.
@@ -53,7 +47,9 @@ pub struct InspectorView {
     decoded: Option<Result<Decoded, String>>,
     /// Byte range to highlight (from the hovered field or byte), this frame.
     highlight: Option<std::ops::Range<usize>>,
-    captures: VecDeque<Capture>,
+    captures: Captures,
+    /// The schema report of the device whose frame is shown, for the `frame` format.
+    schema: Option<Arc<SchemaReport>>,
     last_decoded: Option<(String, Decoder)>,
 }
 
@@ -68,7 +64,8 @@ impl Default for InspectorView {
             bytes: Vec::new(),
             decoded: None,
             highlight: None,
-            captures: VecDeque::new(),
+            captures: Captures::default(),
+            schema: None,
             last_decoded: None,
         }
     }
@@ -85,10 +82,31 @@ impl InspectorView {
         self.highlight.clone()
     }
 
-    /// Keeps a payload in the capture list (newest first).
+    /// Keeps a pasted payload or a console line in the capture list (newest first).
     pub fn capture(&mut self, label: impl Into<String>, bytes: Vec<u8>) {
-        self.captures.push_front(Capture { label: label.into(), bytes });
-        self.captures.truncate(CAPTURES_KEPT);
+        self.captures.push(Capture { label: label.into(), bytes, kind: CaptureKind::Pasted, schema: None });
+    }
+
+    /// Keeps a protocol frame that device `source` sent or received, `at_s` seconds into the session, with
+    /// the device's schema report for decoding it (unless the list is paused).
+    pub fn capture_frame(&mut self, source: &str, frame: &CapturedFrame, at_s: f64, schema: Option<Arc<SchemaReport>>) {
+        self.captures.push_frame(source, frame, at_s, schema);
+    }
+
+    /// The capture list, its filter and pause switch.
+    pub fn captures(&mut self) -> &mut Captures {
+        &mut self.captures
+    }
+
+    /// Shows a capture as the payload; a device's frame is decoded as a frame with the device's schema.
+    pub fn open_capture(&mut self, capture: &Capture) {
+        self.show_bytes(&capture.bytes);
+        self.schema = capture.schema.clone();
+        if capture.is_frame() {
+            self.decoder = Decoder::Format("frame".into());
+        }
+        // The schema is not part of what `refresh` compares: decode again.
+        self.last_decoded = None;
     }
 
     /// Shows `bytes` as the payload (hex in the paste box).
@@ -122,6 +140,9 @@ impl InspectorView {
 
     fn decode(&self) -> Result<Decoded, String> {
         match &self.decoder {
+            Decoder::Format(name) if name == "frame" => {
+                Ok(frame::decode_with_schema(&self.bytes, self.schema.as_deref()))
+            }
             Decoder::Format(name) => crate::inspect::decode_format(name, &self.bytes).map_err(|e| e.to_string()),
             Decoder::Layout(path) => Ok(load_layout(path)?.decode(&self.bytes)),
         }
@@ -146,6 +167,10 @@ impl InspectorView {
     /// The whole tab.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.input_ui(ui);
+        // The capture list sits above the decoded payload, as a packet list above its details.
+        if let Some(capture) = self.captures.ui(ui) {
+            self.open_capture(&capture);
+        }
         self.refresh();
         let highlight = self.highlight.take();
         ui.separator();
@@ -188,7 +213,6 @@ impl InspectorView {
                 self.highlight = hovered;
             }
         }
-        self.captures_ui(ui);
     }
 
     fn input_ui(&mut self, ui: &mut egui::Ui) {
@@ -243,25 +267,6 @@ impl InspectorView {
                     ui.colored_label(theme::ERROR, error);
                 }
             });
-        }
-    }
-
-    fn captures_ui(&mut self, ui: &mut egui::Ui) {
-        if self.captures.is_empty() {
-            return;
-        }
-        ui.separator();
-        ui.strong("Captured");
-        let mut chosen = None;
-        egui::ScrollArea::vertical().id_salt("inspect-captures").max_height(120.0).show(ui, |ui| {
-            for (i, capture) in self.captures.iter().enumerate() {
-                if ui.selectable_label(false, &capture.label).clicked() {
-                    chosen = Some(i);
-                }
-            }
-        });
-        if let Some(bytes) = chosen.and_then(|i| self.captures.get(i)).map(|c| c.bytes.clone()) {
-            self.show_bytes(&bytes);
         }
     }
 }
