@@ -181,7 +181,7 @@ impl Link {
     /// DTR and RTS as the port opens (held low, a board that resets on them keeps running).
     pub fn serial(path: &str, baud: u32, lines: ControlLines) -> Result<Link, LinkError> {
         let serial_error = |e: serialport::Error| LinkError::Serial { path: path.to_string(), reason: e.to_string() };
-        let mut reader = serialport::new(path, baud).timeout(SERIAL_READ_TIMEOUT).open().map_err(serial_error)?;
+        let mut reader = open_serial(path, baud).map_err(serial_error)?;
         // Right after open, as serialport's own `dtr_on_open` does. A port without modem control lines (a
         // pseudo-terminal, some adapters) cannot reset a board through them either, so refusal is not an error.
         if let Some(dtr) = lines.dtr
@@ -344,4 +344,22 @@ pub fn first_usb_serial_port() -> Option<String> {
         .into_iter()
         .find(|port| matches!(port.port_type, serialport::SerialPortType::UsbPort(_)))
         .map(|port| port.port_name)
+}
+
+/// How long an open waits for a port that a closing session of this process still holds.
+const SERIAL_LOCK_WAIT: Duration = Duration::from_millis(1500);
+
+/// Opens a serial port. A port locked by a session that is closing (its threads let go within a read
+/// timeout) is tried again for a moment, so closing and reopening a port, as a provisioning station does
+/// between steps, never fails; a port another program holds still fails after [`SERIAL_LOCK_WAIT`].
+fn open_serial(path: &str, baud: u32) -> Result<Box<dyn serialport::SerialPort>, serialport::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match serialport::new(path, baud).timeout(SERIAL_READ_TIMEOUT).open() {
+            Err(e) if e.description.contains("exclusive lock") && started.elapsed() < SERIAL_LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
