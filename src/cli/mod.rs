@@ -7,6 +7,8 @@ mod airtime;
 pub mod budget;
 mod info;
 mod inspect;
+mod ledger;
+mod provision;
 mod record;
 mod record_ppk2;
 mod sim;
@@ -47,6 +49,11 @@ pub enum Command {
     /// Explain every byte of a payload (a layout file or a built-in format) and what it costs on LoRaWAN;
     /// or encode values with a layout.
     Inspect(inspect::InspectArgs),
+    /// Write identities, keys and intervals into devices, one on a port or each one plugged into a line
+    /// station, recording every attempt in the ledger.
+    Provision(provision::ProvisionArgs),
+    /// Export, label and check a provisioning ledger.
+    Ledger(ledger::LedgerArgs),
 }
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
@@ -79,6 +86,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Airtime(args)) => airtime::run(args),
         Some(Command::Trace(args)) => trace::run(args),
         Some(Command::Inspect(args)) => inspect::run(args),
+        Some(Command::Provision(args)) => provision::run(args, runtime.handle().clone()),
+        Some(Command::Ledger(args)) => ledger::run(args),
     }
 }
 
