@@ -17,6 +17,7 @@ use super::devices::{DeviceEntry, DeviceState};
 use super::inspector::InspectorView;
 use super::plot::{self, PlotState, WINDOWS_S};
 use super::power::{PowerAction, PowerView};
+use super::provision::ProvisionView;
 use super::settings::Settings;
 use super::theme;
 use super::toasts::{Level, Toasts};
@@ -54,6 +55,7 @@ pub struct BenchtopApp {
     view: View,
     power: PowerView,
     inspector: InspectorView,
+    provision: ProvisionView,
 }
 
 /// The views of the middle of the window.
@@ -67,6 +69,8 @@ pub enum View {
     Budget,
     /// A payload decoded field by field.
     Inspect,
+    /// Keys and intervals into devices: bench flow and line mode.
+    Provision,
 }
 
 impl BenchtopApp {
@@ -86,6 +90,7 @@ impl BenchtopApp {
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (ports_tx, ports) = watch::channel(Vec::new());
         runtime.spawn(watch_ports(ports_tx, ctx.clone()));
+        let runtime_for_provision = runtime.clone();
         let mut app = Self {
             runtime,
             ctx,
@@ -102,6 +107,7 @@ impl BenchtopApp {
             view: View::Live,
             power: PowerView::default(),
             inspector: InspectorView::default(),
+            provision: ProvisionView::new(runtime_for_provision),
         };
         app.connect(source);
         app
@@ -175,6 +181,11 @@ impl BenchtopApp {
     /// The Inspect view.
     pub fn inspector(&mut self) -> &mut InspectorView {
         &mut self.inspector
+    }
+
+    /// The Provision tab.
+    pub fn provision(&mut self) -> &mut ProvisionView {
+        &mut self.provision
     }
 
     /// The Power view.
@@ -483,6 +494,7 @@ impl eframe::App for BenchtopApp {
         let started = Instant::now();
         let origin = self.started;
         let host_s = move |at: Instant| at.saturating_duration_since(origin).as_secs_f64();
+        self.provision.poll();
         while started.elapsed() < DRAIN_BUDGET {
             let Ok((id, event)) = self.events.try_recv() else { break };
             if let Some(device) = self.devices.iter_mut().find(|d| d.id == id)
@@ -535,6 +547,7 @@ impl eframe::App for BenchtopApp {
                     (View::Power, "Power"),
                     (View::Budget, "Budget"),
                     (View::Inspect, "Inspect"),
+                    (View::Provision, "Provision"),
                 ];
                 for (view, label) in views {
                     ui.selectable_value(&mut self.view, view, label);
@@ -544,6 +557,7 @@ impl eframe::App for BenchtopApp {
                     View::Power => "click sets marker A · right click marker B",
                     View::Budget => "battery life from a profile",
                     View::Inspect => "hover a byte or a field to see the other",
+                    View::Provision => "secrets show only as check values unless revealed",
                 };
                 ui.label(RichText::new(hint).color(theme::MUTED));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -582,6 +596,13 @@ impl eframe::App for BenchtopApp {
             View::Power => self.power_ui(ui),
             View::Budget => self.settings.budget.ui(ui),
             View::Inspect => self.inspector.ui(ui),
+            View::Provision => {
+                if let Some(device) = self.selected_device() {
+                    let source = device.source.clone();
+                    self.provision.set_source(&source);
+                }
+                self.provision.ui(ui);
+            }
         });
         self.toasts.ui(ui.ctx());
         self.apply(actions);

@@ -9,6 +9,8 @@ pub mod inspector;
 pub mod plot;
 pub mod power;
 pub mod ppk2_live;
+pub mod provision;
+pub mod provision_bench;
 pub mod settings;
 pub mod theme;
 pub mod toasts;
