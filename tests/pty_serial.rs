@@ -214,3 +214,24 @@ async fn a_missing_port_is_a_clear_error() {
     let text = error.to_string();
     assert!(text.contains("could not open serial port /dev/benchtop-no-such-port"), "{text}");
 }
+
+/// Paced like a 9600-baud UART, the board's telemetry arrives no faster than the line allows (960 bytes a
+/// second plus the bridge's 64-byte FIFO), and it does keep the line busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_pty_is_as_slow_as_its_baud_rate() {
+    use benchtop::sim::serve::UartPace;
+    let server =
+        PtyServer::start_paced(SimOptions { seed: 12, faults: Faults::default() }, Some(UartPace::from_baud(9600)))
+            .unwrap();
+    let source = Source::parse(&format!("serial:{}", server.path())).unwrap();
+    let session =
+        Session::open(&source, SessionOptions { timeout: Duration::from_secs(2), attempts: 3 }).await.unwrap();
+    let _telemetry = session.telemetry(1024).await.unwrap();
+    let before = session.stats().snapshot().bytes_rx;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bytes = session.stats().snapshot().bytes_rx - before;
+    let limit = started.elapsed().as_secs_f64() * 960.0 + 64.0;
+    assert!((bytes as f64) <= limit * 1.05, "{bytes} bytes in {:?}", started.elapsed());
+    assert!((bytes as f64) >= limit * 0.5, "the line idled: {bytes} bytes in {:?}", started.elapsed());
+}

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use crate::sim::ppk2::{Ppk2Faults, Ppk2Options, serve_pty};
-use crate::sim::serve::{PtyServer, TcpServer};
+use crate::sim::serve::{PtyServer, TcpServer, UartPace};
 use crate::sim::{Faults, SimOptions};
 
 /// Options of `benchtop sim`.
@@ -22,6 +22,9 @@ pub struct SimArgs {
     /// Serve on TCP at this address, e.g. 127.0.0.1:7000 (port 0 picks a free one; the address is printed).
     #[arg(long, value_name = "ADDR")]
     pub tcp: Option<String>,
+    /// Pace the pseudo-terminal like a serial line at this baud rate (a pty is otherwise as fast as memory).
+    #[arg(long, requires = "pty", value_name = "BAUD")]
+    pub baud: Option<u32>,
     /// Seed of the board's randomness and device id.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -42,7 +45,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let device_id = crate::sim::board::device_id_for_seed(args.seed);
     let mut stdout = std::io::stdout();
     if args.pty {
-        let server = PtyServer::start(options).context("could not create a pseudo-terminal")?;
+        let pace = args.baud.map(UartPace::from_baud);
+        let server = PtyServer::start_paced(options, pace).context("could not create a pseudo-terminal")?;
         // The path alone on the first line, so scripts can read it.
         writeln!(stdout, "{}", server.path())?;
         stdout.flush()?;

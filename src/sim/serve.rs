@@ -30,6 +30,29 @@ pub enum ServeEnd {
     HostClosed,
 }
 
+/// Bytes a UART-to-USB bridge buffers, sent as one burst when the line has been idle.
+const UART_FIFO_BYTES: f64 = 64.0;
+
+/// The pace of a UART: a pseudo-terminal moves bytes as fast as memory, a board's serial line at its baud
+/// rate (10 bits a byte: start, 8 data, stop). Paced, the board takes in a request only once all of its
+/// bytes could have arrived, and sends no faster than the line allows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UartPace {
+    bytes_per_s: f64,
+}
+
+impl UartPace {
+    /// The pace of a line at `baud` bits per second.
+    pub fn from_baud(baud: u32) -> Self {
+        UartPace { bytes_per_s: f64::from(baud.max(10)) / 10.0 }
+    }
+
+    /// How long `bytes` take on the line.
+    pub fn duration(&self, bytes: usize) -> Duration {
+        Duration::from_secs_f64(bytes as f64 / self.bytes_per_s)
+    }
+}
+
 /// Serves `board` on `port` until `stop` is set or the host closes the stream. With `wait_for_host`, errors
 /// from a stream with no host on the other end (a pty whose terminal side is closed) are waited out.
 pub fn serve(
@@ -39,14 +62,34 @@ pub fn serve(
     stop: &AtomicBool,
     wait_for_host: bool,
 ) -> io::Result<ServeEnd> {
+    serve_paced(board, port, clock, stop, wait_for_host, None)
+}
+
+/// [`serve`], at the pace of a UART when `pace` is given.
+pub fn serve_paced(
+    board: &mut SimBoard,
+    port: &mut (impl Read + Write),
+    clock: Instant,
+    stop: &AtomicBool,
+    wait_for_host: bool,
+    pace: Option<UartPace>,
+) -> io::Result<ServeEnd> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(64 * 1024);
     let now_us = |clock: Instant| clock.elapsed().as_micros() as u64;
+    // Bytes the line may send now (a token bucket that fills at the line's pace, up to the bridge's FIFO).
+    let mut send_credit = UART_FIFO_BYTES;
+    let mut credited_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         match port.read(&mut buf) {
             Ok(0) if !wait_for_host => return Ok(ServeEnd::HostClosed),
             Ok(0) => std::thread::sleep(POLL_INTERVAL),
-            Ok(n) => board.receive(&buf[..n], now_us(clock)),
+            Ok(n) => {
+                if let Some(pace) = pace {
+                    std::thread::sleep(pace.duration(n));
+                }
+                board.receive(&buf[..n], now_us(clock));
+            }
             Err(e) if is_transient(&e) => {}
             Err(_) if wait_for_host => std::thread::sleep(Duration::from_millis(10)),
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
@@ -63,11 +106,27 @@ pub fn serve(
         if out.is_empty() {
             continue;
         }
+        let allowed = match pace {
+            Some(pace) => {
+                let now = Instant::now();
+                let earned = now.duration_since(credited_at).as_secs_f64() * pace.bytes_per_s;
+                send_credit = (send_credit + earned).min(UART_FIFO_BYTES);
+                credited_at = now;
+                if send_credit < 1.0 {
+                    continue;
+                }
+                out.len().min(send_credit as usize)
+            }
+            None => out.len(),
+        };
         // A pseudo-terminal holds only a few KiB; what does not fit now is kept for the next round rather
         // than dropped, as a host's USB-serial driver would have buffered it.
-        match port.write(&out).and_then(|n| port.flush().map(|()| n)) {
+        match port.write(&out[..allowed]).and_then(|n| port.flush().map(|()| n)) {
             Ok(n) => {
                 out.drain(..n);
+                if pace.is_some() {
+                    send_credit -= n as f64;
+                }
             }
             Err(e) if is_transient(&e) => {}
             // No host on the terminal side: nobody will read what is pending.
@@ -95,6 +154,11 @@ pub struct PtyServer {
 impl PtyServer {
     /// Creates the pseudo-terminal and starts the board on it.
     pub fn start(options: SimOptions) -> io::Result<Self> {
+        Self::start_paced(options, None)
+    }
+
+    /// Creates the pseudo-terminal and starts the board on it, at the pace of a UART when `pace` is given.
+    pub fn start_paced(options: SimOptions, pace: Option<UartPace>) -> io::Result<Self> {
         let (mut master, slave) = TTYPort::pair().map_err(io::Error::from)?;
         let path = slave.name().ok_or_else(|| io::Error::other("the pseudo-terminal has no path"))?;
         // The terminal side is closed again so that a host opens it exactly like a USB port.
@@ -105,7 +169,7 @@ impl PtyServer {
         let thread = std::thread::Builder::new().name("sim-pty".into()).spawn(move || {
             let clock = Instant::now();
             let mut board = SimBoard::new(options, 0);
-            serve(&mut board, &mut master, clock, &thread_stop, true)
+            serve_paced(&mut board, &mut master, clock, &thread_stop, true, pace)
         })?;
         Ok(Self { path, stop, thread: Some(thread) })
     }
