@@ -185,3 +185,56 @@ fn a_thousand_attempts_with_faults_lose_nothing_and_duplicate_nothing() {
     assert!(events.len() as u64 >= passed * 4 + failed_reserved * 2);
     assert!(ledger.committed().unwrap().iter().all(|r| r.station == "test-station"));
 }
+
+#[path = "support/postgres.rs"]
+mod postgres_server;
+
+/// Four stations, each with its own ledger connection and its own boards on pseudo-terminals, provision
+/// concurrently into one PostgreSQL server from one DevEUI block: no DevEUI, key or device twice.
+#[test]
+fn four_stations_into_one_postgres_ledger_hand_out_nothing_twice() {
+    const STATIONS: u64 = 4;
+    const PER_STATION: u64 = 15;
+    let server = postgres_server::PgServer::start();
+    let url = server.url();
+    let rt = runtime();
+    let handles: Vec<_> = (0..STATIONS)
+        .map(|s| {
+            let url = url.clone();
+            let handle = rt.handle().clone();
+            std::thread::spawn(move || {
+                let mut ledger = Ledger::open(&url).unwrap();
+                let mut station = station("{ block = \"70B3D57ED0200000..70B3D57ED02000FF\" }");
+                station.station = format!("station-{s}");
+                let mut passed = 0u64;
+                for i in 0..PER_STATION {
+                    let faults = if i % 5 == 4 { "reset-on-commit" } else { "corrupt=0.02" };
+                    let board = PtyServer::start(SimOptions {
+                        seed: 50_000 + s * 1000 + i,
+                        faults: Faults::parse(faults).unwrap(),
+                    })
+                    .unwrap();
+                    let session = handle.block_on(Session::open(&source(&board), options())).unwrap();
+                    let outcome = station.provision(&handle, &session, &mut ledger, &mut |_| {});
+                    session.close();
+                    passed += u64::from(outcome.passed);
+                }
+                passed
+            })
+        })
+        .collect();
+    let passed: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let mut ledger = Ledger::open(&url).unwrap();
+    let counts = ledger.counts().unwrap();
+    assert_eq!(counts.committed, passed);
+    assert_eq!(counts.committed + counts.failed, STATIONS * PER_STATION);
+    assert!(counts.failed >= STATIONS * (PER_STATION / 5), "{counts:?}");
+    let records = ledger.committed().unwrap();
+    let euis: HashSet<u64> = records.iter().map(|r| r.dev_eui.to_u64()).collect();
+    let keys: HashSet<[u8; 16]> = records.iter().map(|r| *r.app_key.expose()).collect();
+    assert_eq!((euis.len(), keys.len()), (records.len(), records.len()));
+    let stations: HashSet<&str> = records.iter().map(|r| r.station.as_str()).collect();
+    assert_eq!(stations.len() as u64, STATIONS);
+    let report = ledger.check(Duration::from_secs(600)).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}

@@ -81,7 +81,7 @@ pub fn run(args: ProvisionArgs, rt: tokio::runtime::Handle) -> anyhow::Result<()
         for _ in 0..rounds {
             let mut progress = |step| report(&args, &LineEvent::Step { port: port.clone(), step });
             let outcome = provision_source(&rt, &station, &mut ledger, &source, &mut progress);
-            counters.count(outcome.passed, started.elapsed());
+            counters.count(&outcome, started.elapsed());
             report(&args, &LineEvent::Done { port: port.clone(), outcome });
         }
     } else {
@@ -100,7 +100,7 @@ pub fn run(args: ProvisionArgs, rt: tokio::runtime::Handle) -> anyhow::Result<()
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(event) => {
                     if let LineEvent::Done { outcome, .. } = &event {
-                        counters.count(outcome.passed, started.elapsed());
+                        counters.count(outcome, started.elapsed());
                     }
                     report(&args, &event);
                 }
@@ -112,21 +112,22 @@ pub fn run(args: ProvisionArgs, rt: tokio::runtime::Handle) -> anyhow::Result<()
         line.stop();
         while let Ok(event) = rx.try_recv() {
             if let LineEvent::Done { outcome, .. } = &event {
-                counters.count(outcome.passed, started.elapsed());
+                counters.count(outcome, started.elapsed());
             }
             report(&args, &event);
         }
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({ "event": "summary", "passed": counters.passed, "failed": counters.failed, "devices_per_hour": counters.devices_per_hour })
-        );
+        let summary = serde_json::json!({
+            "event": "summary",
+            "passed": counters.passed,
+            "failed": counters.failed,
+            "mean_device_s": counters.mean_device_s,
+            "devices_per_hour": counters.devices_per_hour,
+        });
+        println!("{summary}");
     } else {
-        println!(
-            "{} passed, {} failed, {:.0} devices per hour",
-            counters.passed, counters.failed, counters.devices_per_hour
-        );
+        println!("{}", counters.summary());
     }
     if counters.failed > 0 {
         bail!(

@@ -434,6 +434,8 @@ pub struct Outcome {
     pub steps_done: Vec<Step>,
     /// Wall time for the device, in seconds.
     pub elapsed_s: f64,
+    /// Bytes sent and received on the device's link during the attempt (telemetry included).
+    pub wire_bytes: u64,
 }
 
 impl Outcome {
@@ -442,10 +444,11 @@ impl Outcome {
         let eui = self.dev_eui.as_deref().unwrap_or("-");
         match &self.failure {
             None => format!(
-                "PASS device {} DevEUI {eui} serial {} in {:.2} s",
+                "PASS device {} DevEUI {eui} serial {} in {:.2} s ({} bytes on the link)",
                 self.device_id,
                 self.serial.map_or("-".into(), |s| s.to_string()),
-                self.elapsed_s
+                self.elapsed_s,
+                self.wire_bytes
             ),
             Some(failure) => format!("FAIL device {} DevEUI {eui}: {failure}", self.device_id),
         }
@@ -535,6 +538,11 @@ impl Station {
         progress: &mut dyn FnMut(Step),
     ) -> Outcome {
         let started = Instant::now();
+        let bytes = || {
+            let stats = session.stats().snapshot();
+            stats.bytes_rx + stats.bytes_tx
+        };
+        let bytes_before = bytes();
         let mut steps_done = Vec::new();
         let mut attempt = match Attempt::identify(rt, session) {
             Ok(attempt) => attempt,
@@ -547,6 +555,7 @@ impl Station {
                     failure: Some(failure),
                     steps_done,
                     elapsed_s: started.elapsed().as_secs_f64(),
+                    wire_bytes: bytes() - bytes_before,
                 };
             }
         };
@@ -564,6 +573,7 @@ impl Station {
             failure: result.err(),
             steps_done,
             elapsed_s: started.elapsed().as_secs_f64(),
+            wire_bytes: bytes() - bytes_before,
         }
     }
 

@@ -110,20 +110,38 @@ pub struct Counters {
     pub passed: u64,
     /// Devices that failed.
     pub failed: u64,
-    /// Passed devices per hour since the station started.
+    /// Passed devices per hour since the station started; 0 during its first minute, when a rate would
+    /// only extrapolate the first device.
     pub devices_per_hour: f64,
+    /// Mean time per finished device, in seconds.
+    pub mean_device_s: f64,
 }
 
 impl Counters {
+    /// Time a station runs before its rate is shown.
+    pub const RATE_AFTER: Duration = Duration::from_secs(60);
+
     /// Adds one outcome; `elapsed` is the time since the station started.
-    pub fn count(&mut self, passed: bool, elapsed: Duration) {
-        if passed {
+    pub fn count(&mut self, outcome: &Outcome, elapsed: Duration) {
+        let finished_before = (self.passed + self.failed) as f64;
+        if outcome.passed {
             self.passed += 1;
         } else {
             self.failed += 1;
         }
-        let hours = elapsed.as_secs_f64() / 3600.0;
-        self.devices_per_hour = if hours > 0.0 { self.passed as f64 / hours } else { 0.0 };
+        self.mean_device_s = (self.mean_device_s * finished_before + outcome.elapsed_s) / (finished_before + 1.0);
+        self.devices_per_hour =
+            if elapsed >= Self::RATE_AFTER { self.passed as f64 / (elapsed.as_secs_f64() / 3600.0) } else { 0.0 };
+    }
+
+    /// One line: passed, failed, mean time per device and (after a minute) devices per hour.
+    pub fn summary(&self) -> String {
+        let mut text =
+            format!("{} passed, {} failed, {:.2} s per device", self.passed, self.failed, self.mean_device_s);
+        if self.devices_per_hour > 0.0 {
+            text.push_str(&format!(", {:.0} devices per hour", self.devices_per_hour));
+        }
+        text
     }
 }
 
@@ -154,6 +172,7 @@ pub fn provision_source(
             }),
             steps_done: Vec::new(),
             elapsed_s: started.elapsed().as_secs_f64(),
+            wire_bytes: 0,
         },
     }
 }
@@ -274,6 +293,7 @@ fn watch_loop(
                         }),
                         steps_done: Vec::new(),
                         elapsed_s: 0.0,
+                        wire_bytes: 0,
                     },
                 };
                 *done.lock().unwrap_or_else(|e| e.into_inner()) += 1;

@@ -156,7 +156,7 @@ impl ProvisionView {
         while let Ok(event) = line.events.try_recv() {
             match &event {
                 LineEvent::Done { port, outcome } => {
-                    self.counters.count(outcome.passed, line.started.elapsed());
+                    self.counters.count(outcome, line.started.elapsed());
                     let text = format!("{port}: {}", outcome.summary());
                     self.last = Some((outcome.passed, text.clone()));
                     self.log.push((!outcome.passed, text));
@@ -482,11 +482,7 @@ impl ProvisionView {
         if let Some(error) = &self.line_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        let c = self.counters;
-        ui.label(
-            RichText::new(format!("{} passed   {} failed   {:.0} per hour", c.passed, c.failed, c.devices_per_hour))
-                .size(18.0),
-        );
+        ui.label(RichText::new(self.counters.summary()).size(18.0));
         match &self.last {
             Some((true, text)) => {
                 ui.label(RichText::new("PASS").size(64.0).strong().color(Color32::from_rgb(0x2e, 0x9d, 0x4f)));
