@@ -72,8 +72,14 @@ fn free_port() -> u16 {
 }
 
 impl PgServer {
-    /// Creates a cluster, starts it and creates [`TEST_DATABASE`].
+    /// Creates a cluster, starts it without fsync (fast; a crash of the machine may lose it, which does not
+    /// matter for a test) and creates [`TEST_DATABASE`].
     pub fn start() -> PgServer {
+        PgServer::start_with_fsync(false)
+    }
+
+    /// Like [`PgServer::start`], with `fsync` on as in production, for benchmarks that should wait for the disk.
+    pub fn start_with_fsync(fsync: bool) -> PgServer {
         let bin = bin_dir();
         let as_postgres_user = running_as_root();
         let root = tempfile::Builder::new().prefix("benchtop-pg-").tempdir_in("/tmp").unwrap();
@@ -112,7 +118,8 @@ impl PgServer {
             .arg("-k")
             .arg(&data_dir)
             .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=50"])
+            .args(["-c", if fsync { "fsync=on" } else { "fsync=off" }])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -3,7 +3,8 @@
 //! The file is created owner-only (0600) before SQLite opens it, and an existing file that others may read is
 //! tightened with a warning, since it holds AppKeys. Writers take the database lock at the start of their
 //! transaction (`BEGIN IMMEDIATE`) and wait up to [`BUSY_TIMEOUT`] for it, so the block counters and the event
-//! chain advance one writer at a time. The journal is in WAL mode, so readers do not stop writers.
+//! chain advance one writer at a time. The journal is in WAL mode, so readers do not stop writers, with
+//! `synchronous = FULL`, so a committed transaction is on disk when the call returns.
 
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::ErrorKind;
@@ -121,6 +122,8 @@ impl SqliteStore {
         let setup = |conn: &mut Connection| -> Result<[u8; 32], LedgerError> {
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
                 .map_err(sql_error)?;
+            // A commit must survive a power cut: the device ships with what the ledger says it has.
+            conn.pragma_update(None, "synchronous", "FULL").map_err(sql_error)?;
             conn.pragma_update(None, "foreign_keys", true).map_err(sql_error)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_error)?;
             tx.execute_batch(SCHEMA).map_err(sql_error)?;
