@@ -300,11 +300,18 @@ fn stage(
 ) -> Result<(), Failure> {
     let unchanged = || "nothing was written to the device".to_string();
     if ledger.is_none() {
-        *ledger = Some(Ledger::open(&form.ledger_url).map_err(|e| Failure {
+        let ledger_failure = |e: crate::provision::ledger::LedgerError| Failure {
             step: Step::Reserve,
             reason: e.to_string(),
             device_state: unchanged(),
-        })?);
+        };
+        let mut opened = Ledger::open(&form.ledger_url).map_err(ledger_failure)?;
+        // Attempts this station left unfinished (the window closed or crashed mid-device) are burned now.
+        let interrupted = opened.reconcile(&form.station).map_err(ledger_failure)?;
+        if !interrupted.is_empty() {
+            tracing::warn!(count = interrupted.len(), station = %form.station, "unfinished attempts burned");
+        }
+        *ledger = Some(opened);
     }
     let Some(ledger) = ledger.as_mut() else { unreachable!("opened above") };
     let request = ReserveRequest {
