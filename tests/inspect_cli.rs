@@ -181,3 +181,18 @@ fn a_message_only_a_saved_schema_defines_is_decoded_with_its_names() {
     assert!(line("temperature_c").contains("18.5"), "{text}");
     assert!(!text.contains("warning"), "{text}");
 }
+
+#[test]
+fn a_wire_frame_is_explained_as_the_bytes_it_decodes_to() {
+    let text = stdout_of(&inspect(&["--format", "frame", "--hex", SAMPLE_FRAME_HEX]));
+    assert!(text.contains("note: a 24-byte wire frame, shown without its COBS encoding"), "{text}");
+    let decoded = text.lines().find_map(|l| l.strip_prefix("decoded: ")).unwrap();
+    assert!(decoded.starts_with("10e60000"), "{text}");
+    // The sequence number's bytes are the two zeros of the decoded frame, not the COBS code bytes.
+    let seq = text.lines().find(|l| l.trim_start().starts_with("seq")).unwrap();
+    assert!(seq.contains("2+2") && seq.contains("00 00"), "{seq}");
+
+    let report = json_of(&inspect(&["--format", "frame", "--hex", SAMPLE_FRAME_HEX, "--json"]));
+    assert_eq!(report["size_bytes"], 24);
+    assert_eq!(report["decoded_hex"].as_str().unwrap(), decoded);
+}

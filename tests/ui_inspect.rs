@@ -141,3 +141,22 @@ fn frames_of_the_connected_board_are_captured_and_decode_with_its_schema() {
         "schema frames stay listed"
     );
 }
+
+#[test]
+fn a_wire_frame_is_shown_decoded_and_its_fields_light_up_the_bytes_they_came_from() {
+    let mut harness = app();
+    harness.get_by_label("frame").click();
+    harness.run_steps(2);
+    // A sample batch as it crosses the serial line (firmware-protocol's golden bytes).
+    paste(&mut harness, "0310e601010dc0843da08d0604c422c622090519896ae300");
+    let decoded = harness.state_mut().inspector().decoded().cloned().unwrap().unwrap();
+    let shown = decoded.shown_bytes.clone().unwrap();
+    harness.get_by_label(&format!("{} bytes decoded from 24", shown.len()));
+    harness.get_by_label_contains("without its COBS encoding");
+    // The sequence number's label in the tree lights the two 0x00 bytes that hold it in the decoded frame.
+    harness.get_by_label_contains("seq  0").hover();
+    harness.run_steps(2);
+    let lit = harness.state_mut().inspector().highlighted().unwrap();
+    assert_eq!(lit, 2..4);
+    assert_eq!(shown[lit], [0, 0]);
+}

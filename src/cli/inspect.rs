@@ -202,14 +202,24 @@ fn read_payload(args: &InspectArgs) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The field tree: one line per field with its byte range, bytes, value and raw value, then its warnings.
+/// Notes come first; when the fields refer to decoded bytes (a COBS wire frame), those bytes are printed too.
 pub fn tree_text(decoded: &Decoded, bytes: &[u8]) -> String {
     let mut out = format!(
         "{} · {} bytes (as compact JSON: {} bytes)\n\n",
         decoded.format, decoded.size_bytes, decoded.json_size_bytes
     );
+    for note in &decoded.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    if let Some(shown) = &decoded.shown_bytes {
+        out.push_str(&format!("decoded: {}\n", to_hex(shown)));
+    }
+    if !decoded.notes.is_empty() || decoded.shown_bytes.is_some() {
+        out.push('\n');
+    }
     let width = name_width(&decoded.fields, 0).max(4);
     for field in &decoded.fields {
-        field_lines(&mut out, field, bytes, 0, width);
+        field_lines(&mut out, field, decoded.bytes(bytes), 0, width);
     }
     for warning in &decoded.warnings {
         out.push_str(&format!("warning: {warning}\n"));

@@ -103,6 +103,20 @@ pub struct Decoded {
     /// Problems with the payload as a whole (trailing bytes, truncation).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What to know that is not a problem (a wire frame shown without its COBS layer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The bytes the field offsets refer to, when they are not the input as given (a COBS wire frame is
+    /// explained as the frame it decodes to); `None` when offsets refer to the input. In JSON: `decoded_hex`.
+    #[serde(rename = "decoded_hex", serialize_with = "hex_option", skip_serializing_if = "Option::is_none")]
+    pub shown_bytes: Option<Vec<u8>>,
+}
+
+fn hex_option<S: serde::Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match bytes {
+        Some(bytes) => serializer.serialize_str(&bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl Decoded {
@@ -113,7 +127,21 @@ impl Decoded {
             map.insert(field.name.clone(), field.to_json_value());
         }
         let json_size_bytes = serde_json::to_string(&serde_json::Value::Object(map)).map_or(0, |s| s.len());
-        Self { format: format.into(), size_bytes, json_size_bytes, fields, warnings }
+        Self {
+            format: format.into(),
+            size_bytes,
+            json_size_bytes,
+            fields,
+            warnings,
+            notes: Vec::new(),
+            shown_bytes: None,
+        }
+    }
+
+    /// The bytes the fields were decoded from and refer to, `input` unless [`Decoded::shown_bytes`] says
+    /// otherwise.
+    pub fn bytes<'a>(&'a self, input: &'a [u8]) -> &'a [u8] {
+        self.shown_bytes.as_deref().unwrap_or(input)
     }
 
     /// The innermost field covering byte `index`, with its path of ancestors (for hover highlighting).

@@ -6,8 +6,12 @@
 //! topic of `firmware-protocol` (and postcard-rpc's standard ones and its error key), then — given a
 //! [`SchemaReport`] — among the endpoints and topics a postcard-rpc device reported, compared at the key length
 //! the frame uses. The body is walked with the message's schema ([`super::postcard`]), so any message the
-//! protocol crate or the device defines decodes without code of its own here. Field offsets refer to the input
-//! as given: inside a wire frame, to the encoded bytes.
+//! protocol crate or the device defines decodes without code of its own here.
+//!
+//! Field offsets refer to the input as given, except in a wire frame: COBS replaces each 0x00 by a code byte
+//! elsewhere in the frame, so no encoded byte lines up with the value it carries. A wire frame is therefore
+//! explained as the bytes it decodes to (header, body, CRC-32C), given in [`Decoded::shown_bytes`] with a note,
+//! and every field's offset refers to those.
 
 use std::sync::OnceLock;
 
@@ -168,95 +172,95 @@ pub fn decode_with_schema(bytes: &[u8], report: Option<&SchemaReport>) -> Decode
 
 /// Decodes a Benchtop protocol frame or payload against the messages of `catalog`.
 pub fn decode_with_catalog(bytes: &[u8], catalog: &Catalog) -> Decoded {
-    let mut fields = Vec::new();
     let mut warnings = Vec::new();
     let is_wire_frame = bytes.last() == Some(&0) && bytes.iter().filter(|&&b| b == 0).count() == 1;
-    let (payload, map) = if is_wire_frame {
+    let content = if is_wire_frame {
         match cobs_decode(&bytes[..bytes.len() - 1]) {
-            Some((decoded, map)) if decoded.len() >= 4 => {
-                let (payload, crc) = decoded.split_at(decoded.len() - 4);
-                let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-                let computed = crc32c::crc32c(payload);
-                let crc_start = map.get(payload.len()).copied().unwrap_or(0);
-                let mut field = Field::new("crc32c", crc_start, bytes.len() - 1 - crc_start)
-                    .with_values(json!(format!("{stored:08x}")), json!(stored == computed));
-                if stored != computed {
-                    field.warnings.push(format!("CRC mismatch: the payload's CRC-32C is {computed:08x}"));
-                }
-                let delimiter =
-                    Field::new("delimiter", bytes.len() - 1, 1).with_values(json!(0), json!("end of frame"));
-                let mut map = map;
-                map.truncate(payload.len());
-                let payload = payload.to_vec();
-                fields.push(field);
-                fields.push(delimiter);
-                (payload, map)
-            }
+            Some(content) if content.len() >= 4 => Some(content),
             _ => {
                 warnings.push("ends in 0x00 but is not a valid COBS frame with a CRC".into());
-                (bytes.to_vec(), (0..bytes.len()).collect())
+                None
             }
         }
     } else {
-        (bytes.to_vec(), (0..bytes.len()).collect())
+        None
     };
-    let place = |start: usize, len: usize| -> (usize, usize) {
-        let first = map.get(start).copied().unwrap_or(0);
-        let last = if len == 0 { first } else { map.get(start + len - 1).copied().unwrap_or(first) + 1 };
-        (first, last.saturating_sub(first))
+    let Some(content) = content else {
+        let (fields, message_warnings) = message_fields(bytes, catalog);
+        warnings.extend(message_warnings);
+        return Decoded::new("frame", bytes.len(), fields, warnings);
     };
-    let mut body_fields = Vec::new();
-    match VarHeader::take_from_slice(&payload) {
-        None => warnings.push("no postcard-rpc header: the first byte is not a version-0 header".into()),
-        Some((header, rest)) => {
-            let header_len = payload.len() - rest.len();
-            let key_len = match header.key {
-                VarKey::Key1(_) => 1,
-                VarKey::Key2(_) => 2,
-                VarKey::Key4(_) => 4,
-                VarKey::Key8(_) => 8,
-            };
-            let seq = match header.seq_no {
-                VarSeq::Seq1(s) => u32::from(s),
-                VarSeq::Seq2(s) => u32::from(s),
-                VarSeq::Seq4(s) => s,
-            };
-            let message = catalog.find(&header.key);
-            let (o, l) = place(0, header_len);
-            let mut head = Field::new("header", o, l).with_values(json!(hex(&payload[..header_len])), Value::Null);
-            let (o, l) = place(0, 1);
-            head.children.push(Field::new("flags", o, l).with_values(json!(payload[0]), json!("version 0")));
-            let (o, l) = place(1, key_len);
-            head.children.push(Field::new("key", o, l).with_values(
-                json!(hex(&payload[1..1 + key_len])),
-                json!(message.as_ref().map_or("unknown key".to_string(), |m| format!("{} {}", m.path, m.kind))),
-            ));
-            let (o, l) = place(1 + key_len, header_len - 1 - key_len);
-            head.children.push(Field::new("seq", o, l).with_values(json!(seq), json!(seq)));
-            body_fields.push(head);
-            match message {
-                None => {
-                    let (o, l) = place(header_len, rest.len());
-                    let mut body = Field::new("body", o, l).with_values(json!(hex(rest)), Value::Null);
-                    body.warnings.push("no message of this protocol has this key".into());
-                    body_fields.push(body);
-                }
-                Some(message) => {
-                    let mut walker = Walker::new(&payload, header_len);
-                    let body = walker.value(&message.path, &message.schema);
-                    let mut body = body.unwrap_or_else(|| Field::new(message.path.as_str(), header_len, 0));
-                    remap(&mut body, &place);
-                    body.warnings.extend(walker.take_warnings());
-                    if walker.position() < payload.len() {
-                        warnings.push(leftover_warning(payload.len() - walker.position()));
-                    }
-                    body_fields.push(body);
-                }
+    // COBS replaces every 0x00 with a code byte elsewhere, so encoded bytes cannot be lined up with the values
+    // they carry: the frame is explained as the bytes it decodes to, and the hex pane shows those.
+    let (payload, crc) = content.split_at(content.len() - 4);
+    let (mut fields, message_warnings) = message_fields(payload, catalog);
+    warnings.extend(message_warnings);
+    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let computed = crc32c::crc32c(payload);
+    let mut field =
+        Field::new("crc32c", payload.len(), 4).with_values(json!(format!("{stored:08x}")), json!(stored == computed));
+    if stored != computed {
+        field.warnings.push(format!("CRC mismatch: the payload's CRC-32C is {computed:08x}"));
+    }
+    fields.push(field);
+    let mut decoded = Decoded::new("frame", bytes.len(), fields, warnings);
+    decoded.notes.push(format!(
+        "a {}-byte wire frame, shown without its COBS encoding and 0x00 delimiter: {} bytes of header, body and \
+         CRC-32C",
+        bytes.len(),
+        content.len()
+    ));
+    decoded.shown_bytes = Some(content);
+    decoded
+}
+
+/// The header and body fields of a payload (header and body, no framing), and problems with it.
+fn message_fields(payload: &[u8], catalog: &Catalog) -> (Vec<Field>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut fields = Vec::new();
+    let Some((header, rest)) = VarHeader::take_from_slice(payload) else {
+        warnings.push("no postcard-rpc header: the first byte is not a version-0 header".into());
+        return (fields, warnings);
+    };
+    let header_len = payload.len() - rest.len();
+    let key_len = match header.key {
+        VarKey::Key1(_) => 1,
+        VarKey::Key2(_) => 2,
+        VarKey::Key4(_) => 4,
+        VarKey::Key8(_) => 8,
+    };
+    let seq = match header.seq_no {
+        VarSeq::Seq1(s) => u32::from(s),
+        VarSeq::Seq2(s) => u32::from(s),
+        VarSeq::Seq4(s) => s,
+    };
+    let message = catalog.find(&header.key);
+    let mut head = Field::new("header", 0, header_len).with_values(json!(hex(&payload[..header_len])), Value::Null);
+    head.children.push(Field::new("flags", 0, 1).with_values(json!(payload[0]), json!("version 0")));
+    head.children.push(Field::new("key", 1, key_len).with_values(
+        json!(hex(&payload[1..1 + key_len])),
+        json!(message.map_or("unknown key".to_string(), |m| format!("{} {}", m.path, m.kind))),
+    ));
+    head.children.push(Field::new("seq", 1 + key_len, header_len - 1 - key_len).with_values(json!(seq), json!(seq)));
+    fields.push(head);
+    match message {
+        None => {
+            let mut body = Field::new("body", header_len, rest.len()).with_values(json!(hex(rest)), Value::Null);
+            body.warnings.push("no message of this protocol has this key".into());
+            fields.push(body);
+        }
+        Some(message) => {
+            let mut walker = Walker::new(payload, header_len);
+            let body = walker.value(&message.path, &message.schema);
+            let mut body = body.unwrap_or_else(|| Field::new(message.path.as_str(), header_len, 0));
+            body.warnings.extend(walker.take_warnings());
+            if walker.position() < payload.len() {
+                warnings.push(leftover_warning(payload.len() - walker.position()));
             }
+            fields.push(body);
         }
     }
-    body_fields.extend(fields);
-    Decoded::new("frame", bytes.len(), body_fields, warnings)
+    (fields, warnings)
 }
 
 /// What a frame carries, read from its header alone (cheap enough for every frame of a 1 kHz stream).
@@ -274,7 +278,7 @@ pub fn identify(bytes: &[u8], report: Option<&SchemaReport>) -> Option<Identity>
     let decoded;
     let payload = match bytes.split_last() {
         Some((0, encoded)) => {
-            decoded = cobs_decode(encoded)?.0;
+            decoded = cobs_decode(encoded)?;
             decoded.get(..decoded.len().checked_sub(4)?)?
         }
         _ => bytes,
@@ -313,41 +317,26 @@ pub fn identify(bytes: &[u8], report: Option<&SchemaReport>) -> Option<Identity>
     Some(Identity { path: format!("unknown key {}", hex(payload.get(1..1 + key_len)?)), kind: "" })
 }
 
-/// Moves a field tree from payload offsets to input offsets.
-fn remap(field: &mut Field, place: &dyn Fn(usize, usize) -> (usize, usize)) {
-    let (offset, length) = place(field.offset, field.length);
-    field.offset = offset;
-    field.length = length;
-    for child in &mut field.children {
-        remap(child, place);
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// COBS-decodes `encoded` (without its 0x00), returning the bytes and, for each, its offset in `encoded`.
-fn cobs_decode(encoded: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+/// COBS-decodes `encoded` (without its 0x00); `None` when it is not valid COBS.
+fn cobs_decode(encoded: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(encoded.len());
-    let mut map = Vec::with_capacity(encoded.len());
     let mut at = 0;
     while at < encoded.len() {
         let code = usize::from(*encoded.get(at)?);
         if code == 0 {
             return None;
         }
-        for i in 1..code {
-            out.push(*encoded.get(at + i)?);
-            map.push(at + i);
-        }
+        out.extend_from_slice(encoded.get(at + 1..at + code)?);
         at += code;
         if code < 0xFF && at < encoded.len() {
             out.push(0);
-            map.push(at);
         }
     }
-    Some((out, map))
+    Some(out)
 }
 
 #[cfg(test)]
@@ -385,6 +374,37 @@ mod tests {
             }
         }
         inside(&decoded.fields, bytes.len());
+    }
+
+    #[test]
+    fn a_wire_frame_is_explained_as_the_bytes_it_decodes_to() {
+        // Sequence number 0 is two 0x00 bytes that COBS turned into code bytes.
+        let bytes = unhex("0310e601010dc0843da08d0604c422c622090519896ae300");
+        let decoded = decode(&bytes);
+        let shown = decoded.shown_bytes.clone().unwrap();
+        assert_eq!(decoded.bytes(&bytes), shown.as_slice());
+        assert_eq!(decoded.size_bytes, bytes.len(), "the cost is the wire frame's");
+        assert!(decoded.notes[0].contains("without its COBS encoding"), "{:?}", decoded.notes);
+        let header = find(&decoded.fields, "header");
+        assert_eq!(&shown[header.bytes()], &[0x10, 0xe6, 0x00, 0x00]);
+        let seq = find(&header.children, "seq");
+        assert_eq!((seq.offset, seq.length, seq.value.clone()), (2, 2, json!(0)));
+        let body = find(&decoded.fields, "benchtop/telemetry/samples");
+        let channel = find(&body.children, "channel_id");
+        assert_eq!(shown[channel.bytes()], [channel.value.as_u64().unwrap() as u8]);
+        let crc = find(&decoded.fields, "crc32c");
+        assert_eq!(crc.bytes(), shown.len() - 4..shown.len());
+        let stored = u32::from_le_bytes(shown[crc.bytes()].try_into().unwrap());
+        assert_eq!(crc.raw, json!(format!("{stored:08x}")));
+        // Every field lies in the bytes shown.
+        fn inside(fields: &[Field], len: usize) -> bool {
+            fields.iter().all(|f| f.offset + f.length <= len && inside(&f.children, len))
+        }
+        assert!(inside(&decoded.fields, shown.len()));
+        // The payload alone (no framing) decodes to the same fields.
+        let bare = decode(&shown[..shown.len() - 4]);
+        assert!(bare.shown_bytes.is_none() && bare.notes.is_empty());
+        assert_eq!(bare.fields[..2], decoded.fields[..2]);
     }
 
     #[test]

@@ -189,8 +189,16 @@ impl InspectorView {
                 let mut hovered = None;
                 ui.horizontal_top(|ui| {
                     ui.vertical(|ui| {
-                        ui.strong(format!("{} bytes", self.bytes.len()));
-                        if let Some(byte) = hex_ui(ui, &self.bytes, highlight.as_ref()) {
+                        let shown = decoded.bytes(&self.bytes);
+                        if shown.len() == self.bytes.len() {
+                            ui.strong(format!("{} bytes", shown.len()));
+                        } else {
+                            ui.strong(format!("{} bytes decoded from {}", shown.len(), self.bytes.len()));
+                        }
+                        for note in &decoded.notes {
+                            ui.label(RichText::new(note).color(theme::MUTED));
+                        }
+                        if let Some(byte) = hex_ui(ui, shown, highlight.as_ref()) {
                             hovered = decoded.field_at(byte).and_then(|path| path.last().map(|f| f.bytes()));
                         }
                     });
