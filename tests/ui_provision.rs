@@ -47,9 +47,14 @@ fn wait_for(
             && status.busy.is_none()
             && done(&status)
         {
+            // Draw the new state so that the buttons it enables are enabled in the tree the next click reads.
+            harness.run_steps(2);
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "waiting for {what}");
+        if started.elapsed() > Duration::from_secs(15) {
+            let status = harness.state_mut().provision().bench_status();
+            panic!("waiting for {what}: {status:#?}");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
