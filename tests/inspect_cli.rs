@@ -196,3 +196,25 @@ fn a_wire_frame_is_explained_as_the_bytes_it_decodes_to() {
     assert_eq!(report["size_bytes"], 24);
     assert_eq!(report["decoded_hex"].as_str().unwrap(), decoded);
 }
+
+#[test]
+fn the_mqtt_version_can_be_chosen() {
+    // A QoS 0 PUBLISH to "t" with an empty MQTT 5 property block and the payload "hi": the guess reads it as
+    // 3.1.1 (an empty property block proves nothing), MQTT 5 reads the property block.
+    let packet = "30060001740068 69";
+    let names = |report: &Value| -> Vec<String> {
+        report["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect()
+    };
+    let auto = json_of(&inspect(&["--format", "mqtt", "--hex", packet, "--json"]));
+    assert!(!names(&auto).contains(&"properties".to_string()), "{auto}");
+    let classic = json_of(&inspect(&["--format", "mqtt", "--mqtt-version", "3.1.1", "--hex", packet, "--json"]));
+    assert_eq!(names(&classic), names(&auto));
+    let v5 = json_of(&inspect(&["--format", "mqtt", "--mqtt-version", "5", "--hex", packet, "--json"]));
+    assert!(names(&v5).contains(&"properties".to_string()), "{v5}");
+    let payload = v5["fields"].as_array().unwrap().iter().find(|f| f["name"] == "payload").unwrap();
+    assert_eq!(payload["value"], "hi");
+
+    let output = inspect(&["--format", "lpp", "--mqtt-version", "5", "--hex", "0167"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--format mqtt"));
+}

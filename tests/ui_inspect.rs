@@ -160,3 +160,24 @@ fn a_wire_frame_is_shown_decoded_and_its_fields_light_up_the_bytes_they_came_fro
     assert_eq!(lit, 2..4);
     assert_eq!(shown[lit], [0, 0]);
 }
+
+#[test]
+fn the_mqtt_version_is_a_decoder_option() {
+    let mut harness = app();
+    harness.get_by_label("mqtt").click();
+    harness.run_steps(2);
+    // A PUBLISH with an empty MQTT 5 property block: guessed as 3.1.1, read as 5 when chosen.
+    paste(&mut harness, "30 06 00 01 74 00 68 69");
+    let has_properties = |harness: &mut Harness<'static, BenchtopApp>| {
+        let decoded = harness.state_mut().inspector().decoded().cloned().unwrap().unwrap();
+        decoded.fields.iter().any(|f| f.name == "properties")
+    };
+    assert!(!has_properties(&mut harness));
+    harness.get_by_label("5").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state_mut().inspector().mqtt_version(), Some(benchtop::inspect::mqtt::MqttVersion::V5));
+    assert!(has_properties(&mut harness));
+    harness.get_by_label("3.1.1").click();
+    harness.run_steps(2);
+    assert!(!has_properties(&mut harness));
+}

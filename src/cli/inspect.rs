@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::inspect::cost::Cost;
 use crate::inspect::input::{parse_base64, parse_hex, to_hex};
 use crate::inspect::layout::Layout;
+use crate::inspect::mqtt::{self, MqttVersion};
 use crate::inspect::{Decoded, FORMAT_NAMES, Field, InspectError, decode_format};
 use crate::io::{Session, SessionOptions};
 use crate::model::source::Source;
@@ -54,6 +55,10 @@ pub struct InspectArgs {
     /// Save the device's schema report (JSON) for later use with `--schema`; without a payload, only save it.
     #[arg(long, value_name = "FILE.json", requires = "device")]
     pub save_schema: Option<PathBuf>,
+    /// With `--format mqtt`: read the packet as this MQTT version; `auto` reads 3.1.1 unless the packet
+    /// shows it is MQTT 5 (a PUBLISH does not say).
+    #[arg(long, value_name = "VERSION", value_parser = ["auto", "3.1.1", "5"], default_value = "auto", requires = "format")]
+    pub mqtt_version: String,
     /// Print JSON instead of the tree and table.
     #[arg(long)]
     pub json: bool,
@@ -98,9 +103,18 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     }
+    let mqtt_version = match args.mqtt_version.as_str() {
+        "3.1.1" => Some(MqttVersion::V3_1_1),
+        "5" => Some(MqttVersion::V5),
+        _ => None,
+    };
+    if mqtt_version.is_some() && args.format.as_deref() != Some("mqtt") {
+        anyhow::bail!("--mqtt-version chooses how MQTT packets are read; use it with --format mqtt");
+    }
     let bytes = read_payload(&args)?;
     let decoded = match (&layout, &args.format) {
         (Some(layout), _) => layout.decode(&bytes),
+        (None, Some(_)) if let Some(version) = mqtt_version => mqtt::decode_version(&bytes, version),
         (None, Some(format)) if report.is_some() && format == "frame" => {
             crate::inspect::frame::decode_with_schema(&bytes, report.as_ref())
         }

@@ -18,6 +18,7 @@ pub use self::captures::{CAPTURES_PER_KIND, Capture, CaptureFilter, CaptureKind,
 use super::theme;
 use crate::inspect::cost::Cost;
 use crate::inspect::input::{parse_base64, parse_hex};
+use crate::inspect::mqtt::{self, MqttVersion};
 use crate::inspect::{Decoded, FORMAT_NAMES, Field, frame};
 use crate::io::capture::CapturedFrame;
 /// Bytes per row of the hex pane.
@@ -42,6 +43,8 @@ pub struct InspectorView {
     pub layout_input: String,
     /// Values to encode with the layout: `name=value,…`.
     pub encode_input: String,
+    /// How MQTT packets are read: `None` guesses (3.1.1 unless the packet shows MQTT 5).
+    mqtt_version: Option<MqttVersion>,
     encode_error: Option<String>,
     bytes: Vec<u8>,
     decoded: Option<Result<Decoded, String>>,
@@ -60,6 +63,7 @@ impl Default for InspectorView {
             decoder: Decoder::Format("lpp".into()),
             layout_input: String::new(),
             encode_input: String::new(),
+            mqtt_version: None,
             encode_error: None,
             bytes: Vec::new(),
             decoded: None,
@@ -80,6 +84,17 @@ impl InspectorView {
     /// The byte range highlighted from the last hover, if any.
     pub fn highlighted(&self) -> Option<std::ops::Range<usize>> {
         self.highlight.clone()
+    }
+
+    /// How MQTT packets are read (`None`: guess).
+    pub fn mqtt_version(&self) -> Option<MqttVersion> {
+        self.mqtt_version
+    }
+
+    /// Chooses how MQTT packets are read (`None`: guess) and decodes again.
+    pub fn set_mqtt_version(&mut self, version: Option<MqttVersion>) {
+        self.mqtt_version = version;
+        self.last_decoded = None;
     }
 
     /// Keeps a pasted payload or a console line in the capture list (newest first).
@@ -140,6 +155,12 @@ impl InspectorView {
 
     fn decode(&self) -> Result<Decoded, String> {
         match &self.decoder {
+            Decoder::Format(name)
+                if name == "mqtt"
+                    && let Some(version) = self.mqtt_version =>
+            {
+                Ok(mqtt::decode_version(&self.bytes, version))
+            }
             Decoder::Format(name) if name == "frame" => {
                 Ok(frame::decode_with_schema(&self.bytes, self.schema.as_deref()))
             }
@@ -259,6 +280,21 @@ impl InspectorView {
                 self.last_decoded = None;
             }
         });
+        if self.decoder == Decoder::Format("mqtt".into()) {
+            ui.horizontal(|ui| {
+                ui.label("MQTT version");
+                let choices = [(None, "auto"), (Some(MqttVersion::V3_1_1), "3.1.1"), (Some(MqttVersion::V5), "5")];
+                for (version, label) in choices {
+                    let hint = match version {
+                        None => "3.1.1 unless the packet shows it is MQTT 5 (a PUBLISH does not say)",
+                        Some(_) => "Read the packet with this version's layout",
+                    };
+                    if ui.selectable_label(self.mqtt_version == version, label).on_hover_text(hint).clicked() {
+                        self.set_mqtt_version(version);
+                    }
+                }
+            });
+        }
         if matches!(self.decoder, Decoder::Layout(_)) {
             ui.horizontal(|ui| {
                 let label = ui.label("Encode");
