@@ -26,6 +26,9 @@ pub struct Cli {
     /// Source the window connects to on start (sim, serial:/dev/ttyACM0, tcp:HOST:PORT, …).
     #[arg(long, default_value = "sim")]
     pub source: String,
+    /// Tab the window opens on (a line station opens on provision).
+    #[arg(long, value_enum)]
+    pub view: Option<crate::ui::app::View>,
     /// What to do; with none, the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -78,7 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("could not start the I/O runtime")?;
     match cli.command {
-        None => crate::ui::run(runtime.handle().clone(), &cli.source),
+        None => crate::ui::run(runtime.handle().clone(), &cli.source, cli.view),
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Info(args)) => runtime.block_on(info::run(args)),
         Some(Command::Record(args)) => runtime.block_on(record::run(args)),

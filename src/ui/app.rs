@@ -58,8 +58,8 @@ pub struct BenchtopApp {
     provision: ProvisionView,
 }
 
-/// The views of the middle of the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The views of the middle of the window; `benchtop --view NAME` opens on one (lowercase names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
     /// Live plots of the selected device.
     Live,

@@ -17,8 +17,8 @@ pub mod toasts;
 
 pub use app::BenchtopApp;
 
-/// Opens the window, connected to `source`, and runs until it closes.
-pub fn run(runtime: tokio::runtime::Handle, source: &str) -> anyhow::Result<()> {
+/// Opens the window, connected to `source` and on `view` when given, and runs until it closes.
+pub fn run(runtime: tokio::runtime::Handle, source: &str, view: Option<app::View>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("Benchtop")
@@ -32,7 +32,11 @@ pub fn run(runtime: tokio::runtime::Handle, source: &str) -> anyhow::Result<()> 
         options,
         Box::new(move |cc| {
             let settings = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
-            Ok(Box::new(BenchtopApp::with_settings(cc.egui_ctx.clone(), runtime, &source, settings)))
+            let mut app = BenchtopApp::with_settings(cc.egui_ctx.clone(), runtime, &source, settings);
+            if let Some(view) = view {
+                app.set_view(view);
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
