@@ -95,6 +95,43 @@ fn the_bench_flow_provisions_the_simulated_board_step_by_step() {
     let records = ledger.committed().unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].device_id, status.info.unwrap().device_id);
+
+    // The ledger exported to The Things Stack CSV from the same tab.
+    let csv = dir.path().join("devices.csv");
+    harness.state_mut().provision().export_path = csv.display().to_string();
+    click(&mut harness, "Export the ledger");
+    click(&mut harness, "Export");
+    let started = Instant::now();
+    while harness.state_mut().provision().export_result().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no export");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let result = harness.state_mut().provision().export_result().cloned().unwrap();
+    assert!(result.as_ref().is_ok_and(|t| t.contains("1 device")), "{result:?}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("id;dev_eui;join_eui;"), "{text}");
+    assert!(text.contains(&records[0].dev_eui.to_string()), "{text}");
+    assert!(text.contains(&records[0].app_key.expose_hex()), "{text}");
+}
+
+#[test]
+fn a_malformed_key_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.sqlite");
+    let mut harness = app(&format!("sqlite:{}", db.display()));
+    click(&mut harness, "Read device");
+    wait_for(&mut harness, "the device's identity", |s| s.info.is_some());
+    harness.get_by_label("AppKey").click();
+    harness.run_steps(2);
+    harness.get_by_label("AppKey").type_text("2B7E1516");
+    harness.run_steps(2);
+    click(&mut harness, "Stage");
+    harness.run_steps(3);
+    harness.get_by_label("AppKey must be 32 hex digits, got 8");
+    let status = harness.state_mut().provision().bench_status().unwrap();
+    assert_eq!(*status.state(Step::Stage), StepState::Pending);
+    assert!(!db.exists(), "nothing reaches the ledger");
 }
 
 #[test]

@@ -16,8 +16,10 @@ use tokio::runtime::Handle;
 
 use super::provision_bench::{BenchCommand, BenchForm, BenchStatus, BenchWorker, StepState};
 use crate::model::source::Source;
+use crate::provision::export::{self, ExportFormat, ExportOptions};
 use crate::provision::flow::{Station, Step, describe_adaptive};
 use crate::provision::keys::{AppKey, Eui64, Password};
+use crate::provision::ledger::Ledger;
 use crate::provision::line::{Counters, LineEvent, LineStation, Watch};
 use crate::provision::template::Template;
 
@@ -33,8 +35,8 @@ pub enum Mode {
     Line,
 }
 
-/// The form's text, as typed.
-#[derive(Debug, Clone)]
+/// The form's text, as typed (no `Debug`: it holds secrets in the clear).
+#[derive(Clone)]
 struct FormText {
     dev_eui: String,
     join_eui: String,
@@ -99,6 +101,14 @@ pub struct ProvisionView {
     log: Vec<(bool, String)>,
     last: Option<(bool, String)>,
     counters: Counters,
+    /// Export format chosen.
+    pub export_format: ExportFormat,
+    /// Where the export goes.
+    pub export_path: String,
+    chirpstack_application_id: String,
+    chirpstack_device_profile_id: String,
+    export: Option<Receiver<Result<String, String>>>,
+    export_result: Option<Result<String, String>>,
 }
 
 impl ProvisionView {
@@ -123,7 +133,103 @@ impl ProvisionView {
             log: Vec::new(),
             last: None,
             counters: Counters::default(),
+            export_format: ExportFormat::TtsCsv,
+            export_path: "devices.csv".into(),
+            chirpstack_application_id: String::new(),
+            chirpstack_device_profile_id: String::new(),
+            export: None,
+            export_result: None,
         }
+    }
+
+    /// The outcome of the last export: the sentence shown under the Export button.
+    pub fn export_result(&self) -> Option<&Result<String, String>> {
+        self.export_result.as_ref()
+    }
+
+    /// Writes the ledger's committed devices in the chosen format, on a thread.
+    fn start_export(&mut self, repaint: egui::Context) {
+        let (tx, rx) = channel();
+        let url = self.ledger_url.clone();
+        let format = self.export_format;
+        let path = PathBuf::from(self.export_path.trim());
+        let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let options = ExportOptions {
+            chirpstack_application_id: nonempty(&self.chirpstack_application_id),
+            chirpstack_device_profile_id: nonempty(&self.chirpstack_device_profile_id),
+        };
+        let spawned = std::thread::Builder::new().name("ledger-export".into()).spawn(move || {
+            let result = (|| -> Result<String, String> {
+                let mut ledger = Ledger::open(&url).map_err(|e| e.to_string())?;
+                let records = ledger.committed().map_err(|e| e.to_string())?;
+                let bytes = export::render(&records, format, &options).map_err(|e| e.to_string())?;
+                export::write_atomically(&path, &bytes)
+                    .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+                Ok(format!("Wrote {} device(s) to {} ({format})", records.len(), path.display()))
+            })();
+            let _ = tx.send(result);
+            repaint.request_repaint();
+        });
+        match spawned {
+            Ok(_) => {
+                self.export = Some(rx);
+                self.export_result = None;
+            }
+            Err(e) => self.export_result = Some(Err(format!("could not start the export: {e}"))),
+        }
+    }
+
+    fn export_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(rx) = &self.export
+            && let Ok(result) = rx.try_recv()
+        {
+            self.export_result = Some(result);
+            self.export = None;
+        }
+        egui::CollapsingHeader::new("Export the ledger").default_open(false).show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let before = self.export_format;
+                egui::ComboBox::from_label("Format").selected_text(self.export_format.name()).show_ui(ui, |ui| {
+                    for format in ExportFormat::ALL {
+                        ui.selectable_value(&mut self.export_format, format, format.name());
+                    }
+                });
+                if self.export_format != before {
+                    let stem =
+                        self.export_path.rsplit_once('.').map_or(self.export_path.clone(), |(s, _)| s.to_string());
+                    self.export_path = format!("{stem}.{}", self.export_format.file_extension());
+                }
+                let label = ui.label("File");
+                ui.add(TextEdit::singleline(&mut self.export_path).desired_width(260.0)).labelled_by(label.id);
+                let busy = self.export.is_some();
+                if ui.add_enabled(!busy, egui::Button::new("Export")).clicked() {
+                    self.start_export(ui.ctx().clone());
+                }
+            });
+            if self.export_format == ExportFormat::Chirpstack {
+                ui.horizontal(|ui| {
+                    let label = ui.label("Application id");
+                    ui.add(TextEdit::singleline(&mut self.chirpstack_application_id).desired_width(280.0))
+                        .labelled_by(label.id);
+                    let label = ui.label("Device profile id");
+                    ui.add(TextEdit::singleline(&mut self.chirpstack_device_profile_id).desired_width(280.0))
+                        .labelled_by(label.id);
+                });
+            }
+            ui.label(
+                RichText::new("The file holds AppKeys: it is written owner-only.")
+                    .color(ui.visuals().weak_text_color()),
+            );
+            match &self.export_result {
+                Some(Ok(text)) => {
+                    ui.colored_label(Color32::from_rgb(0x2e, 0x9d, 0x4f), text);
+                }
+                Some(Err(text)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, text);
+                }
+                None => {}
+            }
+        });
     }
 
     /// Offers the selected device as the bench flow's device; taken when the selection changes, so what the
@@ -196,6 +302,7 @@ impl ProvisionView {
                 ui.add(TextEdit::singleline(&mut self.operator).desired_width(160.0)).labelled_by(label.id);
                 ui.end_row();
             });
+            self.export_ui(ui);
             ui.separator();
             match self.mode {
                 Mode::Bench => self.bench_ui(ui),
