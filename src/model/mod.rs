@@ -5,5 +5,6 @@ pub mod budget;
 pub mod live;
 pub mod series;
 pub mod source;
+pub mod text_position;
 pub mod textline;
 pub mod units;

@@ -439,6 +439,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A device that failed before anything was written to it (its port did not open, the ledger did not).
+    pub fn untouched(step: Step, reason: String, elapsed_s: f64) -> Outcome {
+        Outcome {
+            device_id: String::new(),
+            serial: None,
+            dev_eui: None,
+            passed: false,
+            failure: Some(Failure { step, reason, device_state: "nothing was written to the device".into() }),
+            steps_done: Vec::new(),
+            elapsed_s,
+            wire_bytes: 0,
+        }
+    }
+
     /// One line: PASS with DevEUI, serial and time, or FAIL with what happened and what the device runs.
     pub fn summary(&self) -> String {
         let eui = self.dev_eui.as_deref().unwrap_or("-");

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
-use super::flow::{Failure, Outcome, Station, Step, session_options};
+use super::flow::{Outcome, Station, Step, session_options};
 use super::ledger::{Interrupted, Ledger};
 use crate::io::session::Session;
 use crate::model::source::{BoardFormat, ControlLines, Source};
@@ -160,20 +160,7 @@ pub fn provision_source(
             session.close();
             outcome
         }
-        Err(error) => Outcome {
-            device_id: String::new(),
-            serial: None,
-            dev_eui: None,
-            passed: false,
-            failure: Some(Failure {
-                step: Step::Identify,
-                reason: format!("{source}: {error}"),
-                device_state: "nothing was written to the device".into(),
-            }),
-            steps_done: Vec::new(),
-            elapsed_s: started.elapsed().as_secs_f64(),
-            wire_bytes: 0,
-        },
+        Err(error) => Outcome::untouched(Step::Identify, format!("{source}: {error}"), started.elapsed().as_secs_f64()),
     }
 }
 
@@ -281,20 +268,7 @@ fn watch_loop(
                         };
                         provision_source(&rt, &station, &mut ledger, &source, &mut progress)
                     }
-                    Err(error) => Outcome {
-                        device_id: String::new(),
-                        serial: None,
-                        dev_eui: None,
-                        passed: false,
-                        failure: Some(Failure {
-                            step: Step::Reserve,
-                            reason: error.to_string(),
-                            device_state: "nothing was written to the device".into(),
-                        }),
-                        steps_done: Vec::new(),
-                        elapsed_s: 0.0,
-                        wire_bytes: 0,
-                    },
+                    Err(error) => Outcome::untouched(Step::Reserve, error.to_string(), 0.0),
                 };
                 *done.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                 let _ = events.send(LineEvent::Done { port: port.clone(), outcome });

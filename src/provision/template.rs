@@ -178,7 +178,7 @@ struct Lines<'a>(&'a str);
 
 impl Lines<'_> {
     fn line(&self, byte_offset: usize) -> usize {
-        self.0.as_bytes()[..byte_offset.min(self.0.len())].iter().filter(|&&b| b == b'\n').count() + 1
+        crate::model::text_position::line_at(self.0, byte_offset)
     }
 
     fn at<T>(&self, spanned: &Spanned<T>, reason: impl Into<String>) -> TemplateError {

@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 use super::provision_bench::{BenchCommand, BenchForm, BenchStatus, BenchWorker, StepState};
 use crate::model::source::Source;
 use crate::provision::export::{self, ExportFormat, ExportOptions};
-use crate::provision::flow::{Station, Step, describe_adaptive};
+use crate::provision::flow::{DevicePlan, Station, Step, describe_adaptive};
 use crate::provision::keys::{AppKey, Eui64, Password};
 use crate::provision::ledger::Ledger;
 use crate::provision::line::{Counters, LineEvent, LineStation, Watch};
@@ -493,12 +493,14 @@ impl ProvisionView {
             None
         };
         Ok(BenchForm {
-            dev_eui: Eui64::parse_dev_eui(&f.dev_eui).map_err(|e| e.to_string())?,
-            join_eui: Eui64::parse_join_eui(&f.join_eui).map_err(|e| e.to_string())?,
-            app_key: AppKey::parse_app_key(&f.app_key).map_err(|e| e.to_string())?,
-            reporting,
-            adaptive,
-            mqtt,
+            plan: DevicePlan {
+                dev_eui: Eui64::parse_dev_eui(&f.dev_eui).map_err(|e| e.to_string())?,
+                join_eui: Eui64::parse_join_eui(&f.join_eui).map_err(|e| e.to_string())?,
+                app_key: AppKey::parse_app_key(&f.app_key).map_err(|e| e.to_string())?,
+                reporting,
+                adaptive,
+                mqtt,
+            },
             ledger_url: self.ledger_url.clone(),
             station: self.station.clone(),
             operator: self.operator.clone(),

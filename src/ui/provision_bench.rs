@@ -9,33 +9,23 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use eframe::egui;
-use firmware_protocol::config::{AdaptiveReporting, ConfigView, ReportingConfig};
+use firmware_protocol::config::ConfigView;
 use firmware_protocol::device::DeviceInfo;
 use tokio::runtime::Handle;
 
 use crate::io::session::Session;
 use crate::model::source::Source;
 use crate::provision::flow::{Attempt, Comparison, DevicePlan, Failure, Step, session_options};
-use crate::provision::keys::{AppKey, Eui64, Password};
 use crate::provision::ledger::{DevEuiSource, Ledger, MqttCredentials, ReserveRequest};
 use crate::provision::record::NetworkProfile;
 
-/// What the user filled in, secrets included (they leave only to the ledger and the device).
+/// What the user filled in: the plan (secrets included; they leave only to the ledger and the device) and
+/// where to record it.
 #[derive(Debug, Clone)]
 pub struct BenchForm {
-    /// DevEUI.
-    pub dev_eui: Eui64,
-    /// JoinEUI.
-    pub join_eui: Eui64,
-    /// AppKey.
-    pub app_key: AppKey,
-    /// Fixed interval.
-    pub reporting: ReportingConfig,
-    /// Adaptive reporting, if written.
-    pub adaptive: Option<AdaptiveReporting>,
-    /// MQTT client id, user and password, if written.
-    pub mqtt: Option<(String, String, Password)>,
-    /// Ledger, station and operator.
+    /// What to write into the device.
+    pub plan: DevicePlan,
+    /// The ledger's URL.
     pub ledger_url: String,
     /// Station name.
     pub station: String,
@@ -314,14 +304,15 @@ fn stage(
         *ledger = Some(opened);
     }
     let Some(ledger) = ledger.as_mut() else { unreachable!("opened above") };
+    let plan = form.plan;
     let request = ReserveRequest {
-        station: form.station.clone(),
-        operator: form.operator.clone(),
+        station: form.station,
+        operator: form.operator,
         device_id: attempt.device_id(),
-        dev_eui: DevEuiSource::Fixed(form.dev_eui),
-        join_eui: form.join_eui,
-        app_key: form.app_key.clone(),
-        mqtt: form.mqtt.as_ref().map(|(client_id, user, password)| MqttCredentials {
+        dev_eui: DevEuiSource::Fixed(plan.dev_eui),
+        join_eui: plan.join_eui,
+        app_key: plan.app_key.clone(),
+        mqtt: plan.mqtt.as_ref().map(|(client_id, user, password)| MqttCredentials {
             client_id: client_id.clone(),
             user: user.clone(),
             password: password.clone(),
@@ -333,14 +324,6 @@ fn stage(
             tr005_profile_id: "00000000".into(),
         },
     };
-    let form_copy = form.clone();
-    attempt.reserve(ledger, request, move |reservation, app_key, _| DevicePlan {
-        dev_eui: reservation.dev_eui,
-        join_eui: form_copy.join_eui,
-        app_key,
-        reporting: form_copy.reporting,
-        adaptive: form_copy.adaptive,
-        mqtt: form_copy.mqtt,
-    })?;
+    attempt.reserve(ledger, request, move |_, _, _| plan)?;
     attempt.stage(rt, session)
 }

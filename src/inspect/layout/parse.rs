@@ -42,8 +42,7 @@ struct Lines<'a>(&'a str);
 
 impl Lines<'_> {
     fn line(&self, byte_offset: usize) -> usize {
-        let end = byte_offset.min(self.0.len());
-        self.0.as_bytes().get(..end).map_or(0, |head| head.iter().filter(|b| **b == b'\n').count()) + 1
+        crate::model::text_position::line_at(self.0, byte_offset)
     }
 
     fn error<T>(&self, spanned: &Spanned<T>, reason: impl Into<String>) -> InspectError {
