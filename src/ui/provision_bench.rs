@@ -160,7 +160,13 @@ fn worker(
             update(&mut |s| {
                 s.busy = None;
                 s.closed = true;
-                s.message = Some((true, format!("{source}: {error}")));
+                let mut text = format!("{source}: {error}");
+                if text.contains("exclusive lock") {
+                    text.push_str(
+                        ". The port is open elsewhere: disconnect it in the devices panel, then read it here",
+                    );
+                }
+                s.message = Some((true, text.clone()));
             });
             return;
         }
