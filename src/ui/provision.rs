@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use eframe::egui::{self, Color32, RichText, TextEdit};
 use firmware_protocol::config::{AdaptiveReporting, ReportingConfig};
+use firmware_protocol::kcv::{SecretField, key_check_value};
 use tokio::runtime::Handle;
 
 use super::provision_bench::{BenchCommand, BenchForm, BenchStatus, BenchWorker, StepState};
@@ -343,16 +344,13 @@ impl ProvisionView {
                 ui.label(format!("{busy}…"));
             });
         }
-        self.identity_ui(ui, &status);
-        ui.separator();
-        self.form_ui(ui, &status);
+        // What the device runs now beside what it is to get, so the two read across.
+        ui.columns(2, |columns| {
+            self.identity_ui(&mut columns[0], &status);
+            self.form_ui(&mut columns[1]);
+        });
         ui.separator();
         self.steps_ui(ui, &status);
-        if let Some((error, message)) = &status.message {
-            let color = if *error { ui.visuals().error_fg_color } else { Color32::from_rgb(0x2e, 0x9d, 0x4f) };
-            ui.label(RichText::new(message).color(color).strong());
-        }
-        self.error_ui(ui);
     }
 
     fn error_ui(&self, ui: &mut egui::Ui) {
@@ -363,7 +361,7 @@ impl ProvisionView {
 
     fn identity_ui(&mut self, ui: &mut egui::Ui, status: &BenchStatus) {
         let (Some(info), Some(config)) = (&status.info, &status.config) else { return };
-        ui.strong("Device");
+        ui.strong("The device now");
         egui::Grid::new("provision-identity").num_columns(2).striped(true).show(ui, |ui| {
             let row = |ui: &mut egui::Ui, name: &str, value: String| {
                 ui.label(name);
@@ -376,12 +374,33 @@ impl ProvisionView {
             row(ui, "Generation", config.generation.to_string());
             row(ui, "DevEUI", Eui64(config.lorawan.dev_eui).to_string());
             row(ui, "JoinEUI", Eui64(config.lorawan.join_eui).to_string());
-            row(ui, "AppKey check value", config.lorawan.app_key_kcv.to_string());
+            // Check values of the factory state read as words: the key unset, the password empty.
+            let unset = key_check_value(info.device_id, SecretField::AppKey, &[0; 16]);
+            let app_key = if config.lorawan.app_key_kcv == unset {
+                "unset".to_string()
+            } else {
+                config.lorawan.app_key_kcv.to_string()
+            };
+            row(ui, "AppKey check value", app_key);
             row(ui, "Interval", format!("{} s", config.reporting.interval_secs));
-            row(ui, "Adaptive", describe_adaptive(&config.adaptive));
+            let a = &config.adaptive;
+            let adaptive = if a.enabled {
+                format!("{} s ({}..{} s)", a.base_interval_secs, a.min_interval_secs, a.max_interval_secs)
+            } else {
+                "off".to_string()
+            };
+            ui.label("Adaptive");
+            ui.monospace(adaptive).on_hover_text(describe_adaptive(a));
+            ui.end_row();
             row(ui, "MQTT client id", config.mqtt.client_id.to_string());
             row(ui, "MQTT user", config.mqtt.user.to_string());
-            row(ui, "MQTT password check value", config.mqtt.password_kcv.to_string());
+            let empty = key_check_value(info.device_id, SecretField::MqttPassword, b"");
+            let password = if config.mqtt.password_kcv == empty {
+                "empty".to_string()
+            } else {
+                config.mqtt.password_kcv.to_string()
+            };
+            row(ui, "MQTT password check value", password);
         });
         if self.form.dev_eui.is_empty() {
             let current = Eui64(config.lorawan.dev_eui);
@@ -395,19 +414,24 @@ impl ProvisionView {
         }
     }
 
-    fn form_ui(&mut self, ui: &mut egui::Ui, status: &BenchStatus) {
+    fn form_ui(&mut self, ui: &mut egui::Ui) {
         ui.strong("New configuration");
         let f = &mut self.form;
         let reveal = self.reveal;
-        egui::Grid::new("provision-form").num_columns(3).show(ui, |ui| {
+        let mono = egui::TextStyle::Monospace;
+        let wide = ui.available_width() - 130.0;
+        egui::Grid::new("provision-form").num_columns(2).show(ui, |ui| {
             let label = ui.label("DevEUI");
-            ui.add(TextEdit::singleline(&mut f.dev_eui).desired_width(180.0)).labelled_by(label.id);
+            ui.add(TextEdit::singleline(&mut f.dev_eui).font(mono.clone()).desired_width(150.0)).labelled_by(label.id);
             ui.end_row();
             let label = ui.label("JoinEUI");
-            ui.add(TextEdit::singleline(&mut f.join_eui).desired_width(180.0)).labelled_by(label.id);
+            ui.add(TextEdit::singleline(&mut f.join_eui).font(mono.clone()).desired_width(150.0)).labelled_by(label.id);
             ui.end_row();
             let label = ui.label("AppKey");
-            ui.add(TextEdit::singleline(&mut f.app_key).password(!reveal).desired_width(300.0)).labelled_by(label.id);
+            ui.add(TextEdit::singleline(&mut f.app_key).font(mono.clone()).password(!reveal).desired_width(wide))
+                .labelled_by(label.id);
+            ui.end_row();
+            ui.label("");
             if ui.button("Generate key").on_hover_text("A new AppKey from the OS random source").clicked() {
                 match AppKey::generate_app_key() {
                     Ok(key) => f.app_key = key.expose_hex(),
@@ -418,30 +442,33 @@ impl ProvisionView {
             let label = ui.label("Interval (s)");
             ui.add(TextEdit::singleline(&mut f.interval_s).desired_width(80.0)).labelled_by(label.id);
             ui.end_row();
+            ui.label("");
             ui.checkbox(&mut f.adaptive, "Adaptive reporting");
-            ui.horizontal(|ui| {
-                ui.add_enabled_ui(f.adaptive, |ui| {
-                    ui.label("base");
+            ui.end_row();
+            if f.adaptive {
+                ui.label("Base, min, max (s)");
+                ui.horizontal(|ui| {
                     ui.add(TextEdit::singleline(&mut f.base_s).desired_width(60.0));
-                    ui.label("min");
                     ui.add(TextEdit::singleline(&mut f.min_s).desired_width(60.0));
-                    ui.label("max (s)");
                     ui.add(TextEdit::singleline(&mut f.max_s).desired_width(60.0));
                 });
-            });
-            ui.end_row();
+                ui.end_row();
+            }
+            ui.label("");
             ui.checkbox(&mut f.mqtt, "MQTT credentials");
             ui.end_row();
             if f.mqtt {
                 let label = ui.label("Client id");
-                ui.add(TextEdit::singleline(&mut f.client_id).desired_width(220.0)).labelled_by(label.id);
+                ui.add(TextEdit::singleline(&mut f.client_id).desired_width(wide)).labelled_by(label.id);
                 ui.end_row();
                 let label = ui.label("User");
-                ui.add(TextEdit::singleline(&mut f.user).desired_width(220.0)).labelled_by(label.id);
+                ui.add(TextEdit::singleline(&mut f.user).desired_width(wide)).labelled_by(label.id);
                 ui.end_row();
                 let label = ui.label("Password");
-                ui.add(TextEdit::singleline(&mut f.password).password(!reveal).desired_width(220.0))
+                ui.add(TextEdit::singleline(&mut f.password).password(!reveal).desired_width(wide))
                     .labelled_by(label.id);
+                ui.end_row();
+                ui.label("");
                 if ui.button("Generate password").clicked() {
                     match Password::generate_password(24) {
                         Ok(p) => f.password = p.expose().clone(),
@@ -450,9 +477,10 @@ impl ProvisionView {
                 }
                 ui.end_row();
             }
+            ui.label("");
+            ui.checkbox(&mut self.reveal, "Reveal secrets");
+            ui.end_row();
         });
-        ui.checkbox(&mut self.reveal, "Reveal secrets");
-        let _ = status;
     }
 
     fn parse_form(&self) -> Result<BenchForm, String> {
@@ -536,6 +564,12 @@ impl ProvisionView {
                 }
             }
         });
+        // The outcome right under the buttons, where the eye is after a click.
+        if let Some((error, message)) = &status.message {
+            let color = if *error { ui.visuals().error_fg_color } else { Color32::from_rgb(0x2e, 0x9d, 0x4f) };
+            ui.label(RichText::new(message).color(color).strong());
+        }
+        self.error_ui(ui);
         ui.horizontal_wrapped(|ui| {
             for (step, state) in &status.steps {
                 let (text, color) = match state {
