@@ -22,7 +22,7 @@ use firmware_protocol::kcv::{Kcv, SecretField, key_check_value};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
-use super::keys::{AppKey, Eui64, Password};
+use super::keys::{AppKey, Eui64, KeyError, Password};
 use super::ledger::{DevEuiSource, Ledger, LedgerError, MqttCredentials, Reservation, ReserveRequest};
 use super::template::{MqttTemplate, Template};
 use crate::io::session::{Session, SessionError};
@@ -481,14 +481,13 @@ pub struct Station {
 
 impl Station {
     /// The ledger request for a device, with a fresh AppKey (and MQTT password) from the OS random source.
-    pub fn request_for(&self, device_id: u64) -> Result<ReserveRequest, LedgerError> {
-        let key_error = |e: super::keys::KeyError| LedgerError::Database(e.to_string());
-        let app_key = AppKey::generate_app_key().map_err(key_error)?;
+    pub fn request_for(&self, device_id: u64) -> Result<ReserveRequest, KeyError> {
+        let app_key = AppKey::generate_app_key()?;
         let dev_eui = self.template.dev_eui.source_for(device_id);
         let mqtt = match &self.template.mqtt {
             Some(mqtt) => {
                 let password = match mqtt.password_length {
-                    Some(length) => Password::generate_password(length).map_err(key_error)?,
+                    Some(length) => Password::generate_password(length)?,
                     None => Password::new(String::new()),
                 };
                 // Placeholders need the DevEUI; a block's is only known after the reservation, so they are
