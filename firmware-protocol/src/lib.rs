@@ -1,6 +1,7 @@
 #![no_std]
 #![doc = include_str!("../README.md")]
 
+pub mod ble;
 pub mod config;
 pub mod device;
 pub mod error;
