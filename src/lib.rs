@@ -2,12 +2,13 @@
 //!
 //! The crate is the whole application as a library, so that tests and benchmarks build the real thing; the
 //! `benchtop` binary is a thin wrapper around [`cli::run`]. Dependencies point one way:
-//! `firmware_protocol` ← [`model`] ← [`trace`] ← [`io`] ← [`ui`]; [`sim`] is a device written against the protocol.
+//! `firmware_protocol` ← [`model`] ← [`trace`] ← [`io`] / [`mqtt`] ← [`ui`]; [`sim`] is a device written against the protocol.
 
 pub mod cli;
 pub mod inspect;
 pub mod io;
 pub mod model;
+pub mod mqtt;
 pub mod ppk2;
 pub mod provision;
 pub mod sim;

@@ -4,12 +4,15 @@
 //! usage (clap's own).
 
 mod airtime;
+mod bridge;
+mod broker;
 pub mod budget;
 mod info;
 mod inspect;
 mod ledger;
 mod provision;
 mod record;
+mod record_mqtt;
 mod record_ppk2;
 mod sim;
 pub mod trace;
@@ -57,6 +60,10 @@ pub enum Command {
     Provision(provision::ProvisionArgs),
     /// Export, label and check a provisioning ledger.
     Ledger(ledger::LedgerArgs),
+    /// Publish a device's telemetry to an MQTT broker (topics per channel, online/offline status).
+    Bridge(bridge::BridgeArgs),
+    /// Run a small MQTT broker for the bench (127.0.0.1 unless told otherwise).
+    Broker(broker::BrokerArgs),
 }
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
@@ -91,6 +98,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Provision(args)) => provision::run(args, runtime.handle().clone()),
         Some(Command::Ledger(args)) => ledger::run(args),
+        Some(Command::Bridge(args)) => runtime.block_on(bridge::run(args)),
+        // rumqttd starts its own runtime, which cannot nest inside ours.
+        Some(Command::Broker(args)) => broker::run(args),
     }
 }
 

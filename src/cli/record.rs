@@ -1,4 +1,6 @@
-//! `benchtop record SOURCE --duration 10s --out FILE.btr|FILE.csv|FILE.parquet`: record a board headless.
+//! `benchtop record SOURCE --duration 10s --out FILE.btr|FILE.csv|FILE.parquet`: record a board headless;
+//! an MQTT subscription (`mqtt://HOST:PORT/FILTER`) is recorded as `time, topic, value` rows (see
+//! [`super::record_mqtt`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,7 +17,8 @@ use crate::model::source::Source;
 /// Options of `benchtop record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT, ppk2:auto, ppk2:PATH.
+    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT, ppk2:auto, ppk2:PATH,
+    /// or an MQTT subscription mqtt://HOST:PORT/TOPIC-FILTER (recorded to .csv as time, topic, value).
     pub source: String,
     /// How long to record, e.g. 10s, 2min.
     #[arg(long, default_value = "10s")]
@@ -49,6 +52,9 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<()> {
     }
     if args.mode.is_some() || args.voltage_mv.is_some() || args.spike_filter {
         anyhow::bail!("--mode, --voltage-mv and --spike-filter are for PPK2 sources (ppk2:auto or ppk2:PATH)");
+    }
+    if let Source::Mqtt(url) = &source {
+        return super::record_mqtt::run(&args, url).await;
     }
     let mut recorder = Recorder::create(&args.out)?;
     let opened = Board::open(&source, SessionOptions::default(), 65_536)

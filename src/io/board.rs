@@ -1,5 +1,6 @@
-//! A board of either kind: one that speaks the Benchtop protocol (a [`Session`]) or one that prints text
-//! lines (a [`TextBoard`]), behind one type so that the window and the recorder treat them alike.
+//! A board of any kind: one that speaks the Benchtop protocol (a [`Session`]), one that prints text lines (a
+//! [`TextBoard`]), or an MQTT subscription (an [`MqttBoard`]), behind one type so that the window and the
+//! recorder treat them alike.
 //!
 //! With [`BoardFormat::Detect`], opening probes the link: it sends a ping frame and watches what comes back.
 //! A valid frame means a protocol board; a few complete text lines without one mean a text board. Nothing read
@@ -14,10 +15,12 @@ use firmware_protocol::postcard_rpc::Endpoint;
 use firmware_protocol::{Capabilities, DeviceInfo, FirmwareVersion, FrameDecoder, PingEndpoint};
 use tokio::sync::mpsc;
 
+use super::capture::FrameListener;
 use super::link::{Link, LinkCloser, LinkStats};
 use super::session::{Session, SessionError, SessionOptions, Telemetry, TelemetryStream};
 use crate::model::source::{BoardFormat, Source};
 use crate::model::textline::{LineSplitter, TextDecoder, TextFormat};
+use crate::mqtt::MqttBoard;
 
 /// Longest a probe waits for a board to show what it speaks (boards that reset when the port opens take a
 /// second or more to boot).
@@ -31,6 +34,8 @@ pub enum Board {
     Protocol(Session),
     /// Prints text lines.
     Text(TextBoard),
+    /// An MQTT subscription: one channel per topic.
+    Mqtt(MqttBoard),
 }
 
 /// A board and its telemetry, as opened.
@@ -44,6 +49,10 @@ pub struct OpenBoard {
 impl Board {
     /// Opens `source`, probing what it speaks if the source does not say. Must run inside the tokio runtime.
     pub async fn open(source: &Source, options: SessionOptions, capacity: usize) -> Result<OpenBoard, SessionError> {
+        if let Source::Mqtt(url) = source {
+            let (board, telemetry) = MqttBoard::open(url, capacity).await?;
+            return Ok(OpenBoard { board: Board::Mqtt(board), telemetry });
+        }
         let format = match source {
             Source::Serial { format, .. } | Source::Tcp { format, .. } => *format,
             _ => BoardFormat::Protocol,
@@ -72,6 +81,7 @@ impl Board {
         match self {
             Board::Protocol(session) => session.info(),
             Board::Text(board) => &board.info,
+            Board::Mqtt(board) => board.info(),
         }
     }
 
@@ -80,7 +90,23 @@ impl Board {
         match self {
             Board::Protocol(session) => session.stats(),
             Board::Text(board) => &board.stats,
+            Board::Mqtt(board) => board.stats(),
         }
+    }
+
+    /// Copies of what crosses the wire, for the Inspect tab's capture list: protocol frames, or received
+    /// MQTT PUBLISH packets; `None` for a text board.
+    pub fn frames(&self) -> Option<FrameListener> {
+        match self {
+            Board::Protocol(session) => Some(session.frames()),
+            Board::Text(_) => None,
+            Board::Mqtt(board) => Some(board.frames()),
+        }
+    }
+
+    /// Whether channels are named as they appear (text boards and MQTT topics) rather than described.
+    pub fn names_channels(&self) -> bool {
+        !matches!(self, Board::Protocol(_))
     }
 }
 
@@ -178,7 +204,7 @@ impl TextBoard {
     }
 }
 
-/// A stable 64-bit id for a text board, from its source string.
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// A stable 64-bit id for a board that has none of its own, from its source string.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

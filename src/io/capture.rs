@@ -1,5 +1,5 @@
-//! A tap on a session's wire: a copy of every protocol frame sent to and received from the device, for the
-//! payload inspector's capture list.
+//! A tap on a session's wire: a copy of every protocol frame sent to and received from the device (or of every
+//! MQTT PUBLISH packet an MQTT source receives), for the payload inspector's capture list.
 //!
 //! The tap is a bounded broadcast ring: a frame costs nothing while nobody listens (it is not even copied),
 //! and a listener that falls behind loses the oldest frames, counted, never the newest and never by blocking
@@ -42,6 +42,31 @@ pub struct CapturedFrame {
     pub at: Instant,
     /// The wire bytes: `COBS(header ‖ body ‖ CRC-32C) ‖ 0x00`.
     pub bytes: Vec<u8>,
+}
+
+impl CapturedFrame {
+    /// The topic, if the bytes are an MQTT PUBLISH packet (as an MQTT source captures them), for a label.
+    pub fn mqtt_topic(&self) -> Option<String> {
+        mqtt_publish_topic(&self.bytes)
+    }
+}
+
+/// The topic of an MQTT PUBLISH packet (fixed header, remaining length, then the topic as a UTF-8 string).
+pub fn mqtt_publish_topic(packet: &[u8]) -> Option<String> {
+    if packet.first()? >> 4 != 3 {
+        return None;
+    }
+    let mut at = 1;
+    for _ in 0..4 {
+        let byte = *packet.get(at)?;
+        at += 1;
+        if byte & 0x80 == 0 {
+            let len = usize::from(u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]));
+            let topic = packet.get(at + 2..at + 2 + len)?;
+            return String::from_utf8(topic.to_vec()).ok();
+        }
+    }
+    None
 }
 
 /// The sending side, shared by a session's wire halves. Cheap to clone.
@@ -126,6 +151,18 @@ mod tests {
         assert_eq!(frames.len(), TAP_DEPTH);
         assert_eq!(listener.dropped(), 10);
         assert_eq!(frames.last().unwrap().bytes, [((TAP_DEPTH + 9) % 200) as u8 + 1, 0]);
+    }
+
+    #[test]
+    fn an_mqtt_publish_names_its_topic() {
+        let frame = CapturedFrame {
+            direction: Direction::FromDevice,
+            at: Instant::now(),
+            bytes: vec![0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'4', b'2'],
+        };
+        assert_eq!(frame.mqtt_topic().as_deref(), Some("a/b"));
+        assert_eq!(mqtt_publish_topic(&[0x20, 0x02, 0, 0]), None);
+        assert_eq!(mqtt_publish_topic(&[0x30, 0x05, 0x00, 0x09]), None);
     }
 
     #[test]

@@ -59,8 +59,9 @@ pub enum DeviceEvent {
     },
     /// Telemetry from the board.
     Telemetry(Telemetry),
-    /// Copies of the protocol frames the board sends and receives from now on (protocol boards only, sent
-    /// once per connection right after [`DeviceEvent::Connected`]).
+    /// Copies of the protocol frames the board sends and receives from now on, or of the PUBLISH packets an
+    /// MQTT source receives (sent once per connection right after [`DeviceEvent::Connected`]; not for text
+    /// boards).
     Frames(FrameListener),
     /// What the board reported about its endpoints and topics (postcard-rpc's schema report), for decoding
     /// its frames; sent once per connection when the board answers.
@@ -248,7 +249,7 @@ pub async fn run_device(
             serial_number = usb_serial_number(path).or(serial_number);
         }
         let stats = board.stats().clone();
-        let text = matches!(board, Board::Text(_));
+        let text = board.names_channels();
         if let Some(active) = recording.as_mut() {
             active.placer.clock.reset();
         }
@@ -258,10 +259,12 @@ pub async fn run_device(
         {
             return;
         }
+        if let Some(frames) = board.frames()
+            && !sink.state(DeviceEvent::Frames(frames)).await
+        {
+            return;
+        }
         if let Board::Protocol(session) = &board {
-            if !sink.state(DeviceEvent::Frames(session.frames())).await {
-                return;
-            }
             // The report takes a moment to gather; telemetry flows meanwhile.
             let (client, sink) = (session.client().clone(), sink.clone());
             tokio::spawn(async move {
@@ -324,6 +327,10 @@ pub async fn run_device(
                         }
                         Board::Protocol(_) => {
                             let reason = "this board speaks the Benchtop protocol; raw bytes would corrupt its frames";
+                            sink.state(DeviceEvent::Refused(reason.into())).await;
+                        }
+                        Board::Mqtt(_) => {
+                            let reason = "an MQTT source only subscribes; publish with mosquitto_pub or a bridge";
                             sink.state(DeviceEvent::Refused(reason.into())).await;
                         }
                     },

@@ -161,6 +161,7 @@ impl Link {
                 Self::serial(&path, *baud, *lines)
             }
             Source::Tcp { address, .. } => Self::tcp(address).await,
+            Source::Mqtt(_) => Err(LinkError::Unsupported { kind: "mqtt" }),
             Source::Other { kind, .. } => Err(LinkError::Unsupported { kind }),
         }
     }

@@ -44,6 +44,9 @@ pub enum SessionError {
     /// The link did not open.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// An MQTT source could not connect or subscribe.
+    #[error(transparent)]
+    Mqtt(#[from] crate::mqtt::MqttError),
     /// No answer.
     #[error(
         "the device did not answer {endpoint} ({attempts} attempts, {timeout_ms} ms each). Check the cable, the baud rate, and that the board runs Benchtop-protocol firmware"

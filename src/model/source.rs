@@ -1,14 +1,17 @@
 //! Source strings: one string names where data comes from, the same in the GUI, the CLI and settings.
 //!
 //! `sim`, `sim:seed=7,faults=corrupt=0.01`, `serial:/dev/ttyACM0?baud=115200`, `serial:auto`,
-//! `tcp:127.0.0.1:7000`; and the kinds later parts of Benchtop open (`ble:`, `ppk2:`, `mqtt://`, `coap://`,
-//! `file:`), which parse here so that the error can say they are not available yet rather than "unknown".
+//! `tcp:127.0.0.1:7000`, `mqtt://127.0.0.1:1883/sensors/#` (and `mqtts://`); and the kinds other parts of
+//! Benchtop open (`ble:`, `ppk2:`, `coap://`, `file:`), which parse here so that the error can say they are
+//! not available yet rather than "unknown". An MQTT source is read with [`crate::mqtt::url`], which is pure
+//! parsing like the rest of this module; it prints with its password hidden.
 
 use std::fmt;
 
 use thiserror::Error;
 
 use super::textline::TextFormat;
+use crate::mqtt::url::MqttUrl;
 
 /// Default serial baud rate.
 pub const DEFAULT_BAUD: u32 = 115_200;
@@ -41,6 +44,8 @@ pub enum Source {
         /// What the board speaks.
         format: BoardFormat,
     },
+    /// An MQTT subscription: a broker URL with a topic filter.
+    Mqtt(Box<MqttUrl>),
     /// A kind of source Benchtop names but this build does not open yet.
     Other {
         /// The kind (`ble`, `ppk2`, `mqtt`, `coap`, `file`).
@@ -109,9 +114,17 @@ impl Source {
             let format = BoardFormat::from_option(options.get("format")).map_err(|reason| bad(&reason))?;
             return Ok(Source::Tcp { address: address.to_string(), format });
         }
-        for (prefix, kind) in
-            [("ble:", "ble"), ("ppk2:", "ppk2"), ("mqtt://", "mqtt"), ("coap://", "coap"), ("file:", "file")]
-        {
+        if text.starts_with("mqtt://") || text.starts_with("mqtts://") {
+            let url = MqttUrl::parse(text).map_err(|e| SourceError::Bad { text: e.url, reason: e.reason })?;
+            if url.topic_filter.is_none() {
+                return Err(SourceError::Bad {
+                    text: url.to_string(),
+                    reason: format!("give a topic filter after the broker, e.g. mqtt://{}/sensors/#", url.address()),
+                });
+            }
+            return Ok(Source::Mqtt(Box::new(url)));
+        }
+        for (prefix, kind) in [("ble:", "ble"), ("ppk2:", "ppk2"), ("coap://", "coap"), ("file:", "file")] {
             if let Some(target) = text.strip_prefix(prefix) {
                 return Ok(Source::Other { kind, target: target.to_string() });
             }
@@ -237,6 +250,7 @@ impl fmt::Display for Source {
                 }
                 Ok(())
             }
+            Source::Mqtt(url) => write!(f, "{url}"),
             Source::Other { kind, target } => match *kind {
                 "mqtt" | "coap" => write!(f, "{kind}://{target}"),
                 _ => write!(f, "{kind}:{target}"),
@@ -266,6 +280,7 @@ mod tests {
             "ble:env-sensor",
             "ppk2:auto",
             "mqtt://127.0.0.1:1883/sensors/data/+/temperature",
+            "mqtts://broker.example/sensors/#?qos=1&json=data.temp",
             "coap://127.0.0.1/temperature",
             "file:trace.btr",
         ] {
@@ -292,5 +307,8 @@ mod tests {
         assert!(matches!(Source::parse("serial:/dev/x?format=json"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("serial:/dev/x?parity=odd"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("serial:/dev/x?dtr=low"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("mqtt://127.0.0.1:1883"), Err(SourceError::Bad { .. })));
+        let error = Source::parse("mqtt://u:hunter2@h:1883/t?qos=7").unwrap_err().to_string();
+        assert!(error.contains("qos") && !error.contains("hunter2"), "{error}");
     }
 }
