@@ -55,6 +55,10 @@ pub struct TestPki {
     pub server_cert: PathBuf,
     /// The server's key.
     pub server_key: PathBuf,
+    /// A client certificate signed by the CA.
+    pub client_cert: PathBuf,
+    /// The client certificate's key.
+    pub client_key: PathBuf,
 }
 
 impl TestPki {
@@ -78,6 +82,10 @@ impl TestPki {
         params.distinguished_name.push(DnType::CommonName, "localhost");
         let issuer = Issuer::from_params(&ca_params, &ca_key);
         let server_cert = params.signed_by(&server_key, &issuer).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params.distinguished_name.push(DnType::CommonName, "bench-client");
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
         let write = |name: &str, pem: String| {
             let path = dir.path().join(name);
             fs::write(&path, pem).unwrap();
@@ -88,6 +96,8 @@ impl TestPki {
             wrong_ca: write("wrong-ca.pem", wrong_cert.pem()),
             server_cert: write("server.pem", server_cert.pem()),
             server_key: write("server.key", server_key.serialize_pem()),
+            client_cert: write("client.pem", client_cert.pem()),
+            client_key: write("client.key", client_key.serialize_pem()),
             dir,
         }
     }
@@ -102,41 +112,64 @@ pub struct Mosquitto {
     pub port: u16,
     /// TLS port on 127.0.0.1, when started with TLS.
     pub tls_port: Option<u16>,
+    /// TLS port that also requires a client certificate signed by the CA, when started with TLS.
+    pub client_cert_port: Option<u16>,
 }
 
 impl Mosquitto {
     /// Starts a broker with one plain listener.
     pub fn start() -> Mosquitto {
-        Mosquitto::start_with(None)
+        Mosquitto::start_with(None, None)
     }
 
-    /// Starts a broker with a plain listener and a TLS listener using `pki`'s server certificate.
+    /// Starts a broker with a plain listener, a TLS listener using `pki`'s server certificate, and a TLS
+    /// listener that also requires a client certificate.
     pub fn start_tls(pki: &TestPki) -> Mosquitto {
-        Mosquitto::start_with(Some(pki))
+        Mosquitto::start_with(Some(pki), None)
     }
 
-    fn start_with(pki: Option<&TestPki>) -> Mosquitto {
+    /// Starts a broker with a plain listener that only lets `user` in with `password`.
+    pub fn start_with_password(user: &str, password: &str) -> Mosquitto {
+        Mosquitto::start_with(None, Some((user, password)))
+    }
+
+    fn start_with(pki: Option<&TestPki>, login: Option<(&str, &str)>) -> Mosquitto {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let anonymous = login.is_none();
         // As root, mosquitto would switch to the `mosquitto` user and could not read the files in our
         // private temporary folder; `user root` keeps it as it is.
         let mut config = format!(
             "user root\npersistence false\nlog_dest stderr\nlog_type error\n\
-             listener {port} 127.0.0.1\nallow_anonymous true\n"
+             listener {port} 127.0.0.1\nallow_anonymous {anonymous}\n"
         );
-        let tls_port = pki.map(|pki| {
-            let tls_port = free_port();
-            config.push_str(&format!(
-                "listener {tls_port} 127.0.0.1\nallow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\n",
+        if let Some((user, password)) = login {
+            let file = dir.path().join("passwords");
+            let status = Command::new("mosquitto_passwd")
+                .args(["-b", "-c"])
+                .arg(&file)
+                .args([user, password])
+                .status()
+                .expect("running mosquitto_passwd (package mosquitto)");
+            assert!(status.success());
+            config.push_str(&format!("password_file {}\n", file.display()));
+        }
+        let (mut tls_port, mut client_cert_port) = (None, None);
+        if let Some(pki) = pki {
+            let files = format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\n",
                 pki.ca.display(),
                 pki.server_cert.display(),
                 pki.server_key.display()
-            ));
-            tls_port
-        });
+            );
+            let (plain, with_client) = (free_port(), free_port());
+            config.push_str(&format!("listener {plain} 127.0.0.1\n{files}"));
+            config.push_str(&format!("listener {with_client} 127.0.0.1\n{files}require_certificate true\n"));
+            (tls_port, client_cert_port) = (Some(plain), Some(with_client));
+        }
         let config_path = dir.path().join("mosquitto.conf");
         fs::write(&config_path, config).unwrap();
-        let mut broker = Mosquitto { child: None, dir, config: config_path, port, tls_port };
+        let mut broker = Mosquitto { child: None, dir, config: config_path, port, tls_port, client_cert_port };
         broker.resume();
         broker
     }
@@ -162,15 +195,18 @@ impl Mosquitto {
             .arg(&self.config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            // Its log (a warning about running as root, TLS handshakes the tests fail on purpose) is shown
+            // only when it does not start.
+            .stderr(fs::File::create(self.dir.path().join("mosquitto.log")).unwrap())
             .spawn()
             .expect("starting mosquitto");
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
-        for port in std::iter::once(self.port).chain(self.tls_port) {
+        for port in std::iter::once(self.port).chain(self.tls_port).chain(self.client_cert_port) {
             while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
                 if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                    panic!("mosquitto exited with {status} before listening on port {port}");
+                    let log = fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default();
+                    panic!("mosquitto exited with {status} before listening on port {port}:\n{log}");
                 }
                 assert!(Instant::now() < deadline, "mosquitto did not listen on port {port} within {START_TIMEOUT:?}");
                 std::thread::sleep(Duration::from_millis(20));
