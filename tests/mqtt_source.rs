@@ -135,3 +135,45 @@ fn benchtop_record_writes_exactly_what_mosquitto_pub_sent() {
         last = at;
     }
 }
+
+/// What the window gets for free: the device task opens an MQTT source like any board, the Live view's store
+/// gains one channel per topic, and the capture list gets the packets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_device_task_shows_one_channel_per_topic() {
+    use benchtop::io::device_task::{DeviceCommand, DeviceEvent, DeviceTaskOptions, EventSink, run_device};
+    use benchtop::model::live::LiveDevice;
+    use benchtop::model::series::SeriesLimits;
+
+    let broker = Mosquitto::start();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (commands, command_rx) = tokio::sync::mpsc::channel(8);
+    let sink = EventSink { device: 1, tx, wake: std::sync::Arc::new(|| {}) };
+    let source = Source::parse(&format!("{}/plant/+/level", broker.url())).unwrap();
+    let task = tokio::spawn(run_device(source, DeviceTaskOptions::default(), command_rx, sink));
+    let mut next = async || tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap().1;
+    assert!(matches!(next().await, DeviceEvent::Connecting { attempt: 1 }));
+    let DeviceEvent::Connected { info, text, .. } = next().await else { panic!("not connected") };
+    assert!(text, "channels of an MQTT source are named as topics appear");
+    let DeviceEvent::Frames(mut frames) = next().await else { panic!("no capture listener") };
+
+    mosquitto::publish(broker.port, "plant/tank1/level", "0.75", &[]);
+    mosquitto::publish(broker.port, "plant/tank2/level", "0.5", &[]);
+    mosquitto::publish(broker.port, "plant/tank1/level", "0.7", &[]);
+    let mut live = LiveDevice::new(*info, SeriesLimits::default());
+    let mut samples = 0;
+    while samples < 3 {
+        if let DeviceEvent::Telemetry(Telemetry::Text { values, .. }) = next().await {
+            samples += live.place_named(&values, 0.0).len();
+        }
+    }
+    let names: Vec<_> = live.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["plant/tank1/level", "plant/tank2/level"]);
+    assert_eq!(frames.drain(10).len(), 3);
+
+    commands.send(DeviceCommand::Send(b"hello\n".to_vec())).await.unwrap();
+    let DeviceEvent::Refused(reason) = next().await else { panic!("sending was not refused") };
+    assert!(reason.contains("only subscribes"), "{reason}");
+    commands.send(DeviceCommand::Disconnect).await.unwrap();
+    assert!(matches!(next().await, DeviceEvent::Closed));
+    task.await.unwrap();
+}
