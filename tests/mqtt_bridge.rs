@@ -168,6 +168,10 @@ async fn a_restarted_broker_is_rejoined_by_the_bridge_and_the_source_without_sta
     let lines = sub.collect_until(Duration::from_secs(15), |lines| lines.len() >= 3);
     assert!(lines.len() >= 3, "the bridge published nothing after the broker came back: {lines:?}");
     assert!(bridge.mqtt_stats().snapshot().connections >= 2);
+    // The restarted broker kept nothing (no persistence): the status is there because the bridge announced
+    // itself again.
+    let device = bridge.status_topic().rsplit('/').next().unwrap().to_string();
+    assert_eq!(retained_status(broker.port, &device), "online");
 
     // The source subscribed again: a message published now reaches it.
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -126,11 +126,16 @@ impl Bridge {
         });
         let (client, mut events) = MqttClient::connect(client_options).await?;
         let publisher = client.publisher();
+        // `online` goes into the outbox now, ahead of any sample; after a reconnection, as soon as it is known.
+        publisher.publish(&status_topic, b"online".to_vec(), Qos::AtLeastOnce, true);
         let announcer = (publisher.clone(), status_topic.clone());
         tokio::spawn(async move {
+            let mut first = true;
             while let Some(event) = events.recv().await {
                 if let MqttEvent::Connected { .. } = event {
-                    announcer.0.publish(&announcer.1, b"online".to_vec(), Qos::AtLeastOnce, true);
+                    if !std::mem::take(&mut first) {
+                        announcer.0.publish(&announcer.1, b"online".to_vec(), Qos::AtLeastOnce, true);
+                    }
                 }
             }
         });
