@@ -132,10 +132,10 @@ impl Bridge {
         tokio::spawn(async move {
             let mut first = true;
             while let Some(event) = events.recv().await {
-                if let MqttEvent::Connected { .. } = event {
-                    if !std::mem::take(&mut first) {
-                        announcer.0.publish(&announcer.1, b"online".to_vec(), Qos::AtLeastOnce, true);
-                    }
+                if let MqttEvent::Connected { .. } = event
+                    && !std::mem::take(&mut first)
+                {
+                    announcer.0.publish(&announcer.1, b"online".to_vec(), Qos::AtLeastOnce, true);
                 }
             }
         });
