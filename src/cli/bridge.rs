@@ -42,7 +42,7 @@ pub struct BridgeArgs {
     pub user: Option<String>,
     /// Password (never printed).
     #[arg(long, requires = "user")]
-    pub password: Option<String>,
+    pub password: Option<Password>,
     /// MQTT version: 3.1.1 or 5.
     #[arg(long, value_name = "3.1.1|5")]
     pub mqtt_version: Option<String>,
@@ -74,7 +74,7 @@ impl BridgeArgs {
         }
         if let Some(user) = &self.user {
             url.user = Some(user.clone());
-            url.password = self.password.clone().map(Password::new);
+            url.password = self.password.clone();
         }
         if let Some(version) = &self.mqtt_version {
             url.version = MqttVersion::parse(version)

@@ -44,6 +44,15 @@ impl Password {
     }
 }
 
+impl std::str::FromStr for Password {
+    type Err = std::convert::Infallible;
+
+    /// Any text is a password (for `--password`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Password::new(text))
+    }
+}
+
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
@@ -567,6 +576,7 @@ mod tests {
         assert!(!shown.contains("s@cret") && !shown.contains("s%40cret"), "{shown}");
         assert!(shown.starts_with("mqtts://ann:***@broker.example:8884/sensors/+/temp?qos=2"), "{shown}");
         assert!(!format!("{url:?}").contains("cret"));
+        assert_eq!(format!("{:?}", "x".parse::<Password>().unwrap()), "***");
     }
 
     #[test]
