@@ -33,9 +33,20 @@ impl Direction {
     }
 }
 
+/// What a captured frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A Benchtop protocol frame in wire form.
+    Protocol,
+    /// An MQTT packet (an MQTT source's PUBLISH).
+    Mqtt,
+}
+
 /// One frame as it crossed the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapturedFrame {
+    /// What it is.
+    pub kind: FrameKind,
     /// Which way it went.
     pub direction: Direction,
     /// When it was written to, or decoded from, the link.
@@ -45,9 +56,9 @@ pub struct CapturedFrame {
 }
 
 impl CapturedFrame {
-    /// The topic, if the bytes are an MQTT PUBLISH packet (as an MQTT source captures them), for a label.
+    /// The topic, if this is an MQTT PUBLISH packet (as an MQTT source captures them), for a label.
     pub fn mqtt_topic(&self) -> Option<String> {
-        mqtt_publish_topic(&self.bytes)
+        if self.kind == FrameKind::Mqtt { mqtt_publish_topic(&self.bytes) } else { None }
     }
 }
 
@@ -84,8 +95,17 @@ impl Default for FrameTap {
 impl FrameTap {
     /// Records a frame already in wire form.
     pub fn wire(&self, direction: Direction, wire: &[u8]) {
+        self.send(FrameKind::Protocol, direction, wire);
+    }
+
+    /// Records an MQTT packet.
+    pub fn mqtt(&self, direction: Direction, packet: &[u8]) {
+        self.send(FrameKind::Mqtt, direction, packet);
+    }
+
+    fn send(&self, kind: FrameKind, direction: Direction, bytes: &[u8]) {
         if self.tx.receiver_count() > 0 {
-            let _ = self.tx.send(CapturedFrame { direction, at: Instant::now(), bytes: wire.to_vec() });
+            let _ = self.tx.send(CapturedFrame { kind, direction, at: Instant::now(), bytes: bytes.to_vec() });
         }
     }
 
@@ -98,7 +118,8 @@ impl FrameTap {
         let mut wire = vec![0u8; MAX_ENCODED_FRAME_LEN];
         if let Ok(len) = encode_frame(payload, &mut wire) {
             wire.truncate(len);
-            let _ = self.tx.send(CapturedFrame { direction, at: Instant::now(), bytes: wire });
+            let _ =
+                self.tx.send(CapturedFrame { kind: FrameKind::Protocol, direction, at: Instant::now(), bytes: wire });
         }
     }
 
@@ -155,12 +176,16 @@ mod tests {
 
     #[test]
     fn an_mqtt_publish_names_its_topic() {
-        let frame = CapturedFrame {
+        let mut frame = CapturedFrame {
+            kind: FrameKind::Mqtt,
             direction: Direction::FromDevice,
             at: Instant::now(),
             bytes: vec![0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'4', b'2'],
         };
         assert_eq!(frame.mqtt_topic().as_deref(), Some("a/b"));
+        // The same bytes as a protocol frame (a COBS code byte of 0x30) are not taken for MQTT.
+        frame.kind = FrameKind::Protocol;
+        assert_eq!(frame.mqtt_topic(), None);
         assert_eq!(mqtt_publish_topic(&[0x20, 0x02, 0, 0]), None);
         assert_eq!(mqtt_publish_topic(&[0x30, 0x05, 0x00, 0x09]), None);
     }

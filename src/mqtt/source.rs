@@ -142,7 +142,7 @@ impl Reader {
                 MqttEvent::Message(message) => {
                     self.stats.frames_rx.fetch_add(1, Ordering::Relaxed);
                     self.stats.bytes_rx.fetch_add(message.packet.len() as u64, Ordering::Relaxed);
-                    self.tap.wire(Direction::FromDevice, &message.packet);
+                    self.tap.mqtt(Direction::FromDevice, &message.packet);
                     self.message(&message.topic, &message.payload, message.received_at)
                 }
                 MqttEvent::Connected { session_present } => {

@@ -117,8 +117,8 @@ impl InspectorView {
     pub fn open_capture(&mut self, capture: &Capture) {
         self.show_bytes(&capture.bytes);
         self.schema = capture.schema.clone();
-        if capture.is_frame() {
-            self.decoder = Decoder::Format("frame".into());
+        if let Some(format) = capture.format() {
+            self.decoder = Decoder::Format(format.into());
         }
         // The schema is not part of what `refresh` compares: decode again.
         self.last_decoded = None;

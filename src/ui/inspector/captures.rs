@@ -28,6 +28,8 @@ pub enum CaptureKind {
     Exchange,
     /// Log lines from a device.
     Log,
+    /// MQTT PUBLISH packets received from a broker (decoded with the `mqtt` format).
+    Mqtt,
     /// Pasted, or taken from the console.
     Pasted,
 }
@@ -48,7 +50,16 @@ pub struct Capture {
 impl Capture {
     /// Whether it is a protocol frame of a device (decoded with the `frame` format).
     pub fn is_frame(&self) -> bool {
-        self.kind != CaptureKind::Pasted
+        !matches!(self.kind, CaptureKind::Pasted | CaptureKind::Mqtt)
+    }
+
+    /// The built-in format that reads it, if it came from a device or a broker.
+    pub fn format(&self) -> Option<&'static str> {
+        match self.kind {
+            CaptureKind::Mqtt => Some("mqtt"),
+            CaptureKind::Pasted => None,
+            _ => Some("frame"),
+        }
     }
 }
 
@@ -61,11 +72,13 @@ pub struct CaptureFilter {
     pub exchanges: bool,
     /// Show log frames.
     pub logs: bool,
+    /// Show MQTT messages.
+    pub mqtt: bool,
 }
 
 impl Default for CaptureFilter {
     fn default() -> Self {
-        Self { telemetry: true, exchanges: true, logs: true }
+        Self { telemetry: true, exchanges: true, logs: true, mqtt: true }
     }
 }
 
@@ -75,6 +88,7 @@ impl CaptureFilter {
             CaptureKind::Telemetry => self.telemetry,
             CaptureKind::Exchange => self.exchanges,
             CaptureKind::Log => self.logs,
+            CaptureKind::Mqtt => self.mqtt,
             CaptureKind::Pasted => true,
         }
     }
@@ -109,6 +123,15 @@ impl Captures {
     pub fn push_frame(&mut self, source: &str, frame: &CapturedFrame, at_s: f64, schema: Option<Arc<SchemaReport>>) {
         if self.paused {
             self.skipped_while_paused += 1;
+            return;
+        }
+        if let Some(topic) = frame.mqtt_topic() {
+            let label = format!(
+                "{source} · {} PUBLISH {topic} · {at_s:.3} s · {} bytes",
+                frame.direction.verb(),
+                frame.bytes.len()
+            );
+            self.push(Capture { label, bytes: frame.bytes.clone(), kind: CaptureKind::Mqtt, schema: None });
             return;
         }
         let (what, kind) = match identify(&frame.bytes, schema.as_deref()) {
@@ -147,6 +170,7 @@ impl Captures {
             ui.checkbox(&mut self.filter.telemetry, "Telemetry");
             ui.checkbox(&mut self.filter.exchanges, "Requests and responses");
             ui.checkbox(&mut self.filter.logs, "Logs");
+            ui.checkbox(&mut self.filter.mqtt, "MQTT");
             let pause = if self.paused { "Resume capture" } else { "Pause capture" };
             if ui.button(pause).on_hover_text("Keep the list still while you look at it").clicked() {
                 self.paused = !self.paused;
@@ -175,11 +199,11 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::io::capture::Direction;
+    use crate::io::capture::{Direction, FrameKind};
 
     fn frame(hex: &str) -> CapturedFrame {
         let bytes = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-        CapturedFrame { direction: Direction::FromDevice, at: Instant::now(), bytes }
+        CapturedFrame { kind: FrameKind::Protocol, direction: Direction::FromDevice, at: Instant::now(), bytes }
     }
 
     const SAMPLES: &str = "0310e601010dc0843da08d0604c422c622090519896ae300";
@@ -204,5 +228,24 @@ mod tests {
         captures.paused = true;
         captures.push_frame("sim", &frame(SAMPLES), 3.0, None);
         assert_eq!((captures.all().count(), captures.skipped_while_paused), (CAPTURES_PER_KIND + 1, 1));
+    }
+
+    #[test]
+    fn an_mqtt_message_is_labelled_by_its_topic_and_read_as_mqtt() {
+        let mut captures = Captures::default();
+        let packet = vec![0x30, 0x0C, 0x00, 0x08, b's', b'/', b'd', b'/', b't', b'e', b'm', b'p', b'2', b'3'];
+        let frame = CapturedFrame {
+            kind: FrameKind::Mqtt,
+            direction: Direction::FromDevice,
+            at: Instant::now(),
+            bytes: packet,
+        };
+        captures.push_frame("mqtt://127.0.0.1:1883/s/#", &frame, 2.0, None);
+        let capture = captures.all().next().unwrap();
+        assert_eq!(capture.kind, CaptureKind::Mqtt);
+        assert!(capture.label.contains("PUBLISH s/d/temp"), "{}", capture.label);
+        assert_eq!(capture.format(), Some("mqtt"));
+        captures.filter.mqtt = false;
+        assert_eq!(captures.shown().count(), 0);
     }
 }
