@@ -66,6 +66,8 @@ pub enum DeviceEvent {
     /// What the board reported about its endpoints and topics (postcard-rpc's schema report), for decoding
     /// its frames; sent once per connection when the board answers.
     Schema(Box<SchemaReport>),
+    /// An MQTT source's table of device statuses (`online`/`offline` on status topics), kept up to date.
+    BrokerStatuses(std::sync::Arc<std::sync::Mutex<crate::mqtt::source::DeviceStatuses>>),
     /// The board went away; the task waits for it to return.
     Lost {
         /// Why, in a sentence.
@@ -261,6 +263,11 @@ pub async fn run_device(
         }
         if let Some(frames) = board.frames()
             && !sink.state(DeviceEvent::Frames(frames)).await
+        {
+            return;
+        }
+        if let Board::Mqtt(mqtt) = &board
+            && !sink.state(DeviceEvent::BrokerStatuses(mqtt.status_table())).await
         {
             return;
         }

@@ -109,6 +109,11 @@ impl MqttBoard {
         self.tap.listen()
     }
 
+    /// The shared table of statuses, updated as status messages arrive (for a window that shows it live).
+    pub fn status_table(&self) -> Arc<Mutex<DeviceStatuses>> {
+        self.statuses.clone()
+    }
+
     /// The latest `online`/`offline` status of each device seen on a status topic.
     pub fn device_statuses(&self) -> DeviceStatuses {
         self.statuses.lock().map(|s| s.clone()).unwrap_or_default()

@@ -15,6 +15,7 @@ use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
 use super::inspector::InspectorView;
+use super::mqtt_bridge::BridgePanel;
 use super::plot::{self, PlotState, WINDOWS_S};
 use super::power::{PowerAction, PowerView};
 use super::provision::ProvisionView;
@@ -56,6 +57,9 @@ pub struct BenchtopApp {
     power: PowerView,
     inspector: InspectorView,
     provision: ProvisionView,
+    /// MQTT bridges by device entry id, and whether the Live view shows the bridge form.
+    bridges: std::collections::HashMap<u64, BridgePanel>,
+    show_bridge: bool,
 }
 
 /// The views of the middle of the window; `benchtop --view NAME` opens on one (lowercase names).
@@ -108,6 +112,8 @@ impl BenchtopApp {
             power: PowerView::default(),
             inspector: InspectorView::default(),
             provision: ProvisionView::new(runtime_for_provision),
+            bridges: std::collections::HashMap::new(),
+            show_bridge: false,
         };
         app.connect(source);
         app
@@ -181,6 +187,12 @@ impl BenchtopApp {
     /// The Inspect view.
     pub fn inspector(&mut self) -> &mut InspectorView {
         &mut self.inspector
+    }
+
+    /// The selected device's MQTT bridge (its form and state).
+    pub fn bridge(&mut self) -> Option<&mut BridgePanel> {
+        let id = self.selected?;
+        Some(self.bridges.entry(id).or_default())
     }
 
     /// The Provision tab.
@@ -286,6 +298,7 @@ impl BenchtopApp {
             return;
         };
         if device.live.is_some() {
+            let bridge = self.bridges.entry(device.id).or_default();
             ui.horizontal(|ui| {
                 if device.active() {
                     recording_ui(ui, device);
@@ -295,7 +308,22 @@ impl BenchtopApp {
                         export_view(&self.runtime, device, parquet, self.events_tx.clone());
                     }
                 }
+                let label = if bridge.running() { "MQTT bridge (on)" } else { "MQTT bridge" };
+                let shown = self.show_bridge;
+                if ui
+                    .selectable_label(shown, label)
+                    .on_hover_text("Publish this device's readings to a broker")
+                    .clicked()
+                {
+                    self.show_bridge = !shown;
+                }
             });
+            if self.show_bridge || bridge.running() {
+                let info =
+                    (device.state == DeviceState::Connected).then(|| device.live.as_ref().map(|l| &l.info)).flatten();
+                bridge.ui(ui, &self.runtime, info);
+            }
+            broker_status_ui(ui, device);
         }
         match (&device.state, device.live.as_ref(), device.plots.as_mut()) {
             (_, Some(live), Some(plots)) => {
@@ -497,6 +525,11 @@ impl eframe::App for BenchtopApp {
         self.provision.poll();
         while started.elapsed() < DRAIN_BUDGET {
             let Ok((id, event)) = self.events.try_recv() else { break };
+            if let DeviceEvent::Telemetry(telemetry) = &event
+                && let Some(bridge) = self.bridges.get_mut(&id)
+            {
+                bridge.forward(telemetry);
+            }
             if let Some(device) = self.devices.iter_mut().find(|d| d.id == id)
                 && let Some((error, text)) = device.apply(event, host_s)
             {
@@ -639,4 +672,21 @@ async fn watch_ports(tx: watch::Sender<Vec<PortInfo>>, ctx: egui::Context) {
         }
         tokio::time::sleep(PORT_REFRESH).await;
     }
+}
+
+/// For an MQTT source: the devices seen on status topics, green when online, red when offline.
+fn broker_status_ui(ui: &mut egui::Ui, device: &DeviceEntry) {
+    let Some(table) = &device.broker_statuses else { return };
+    let statuses = table.lock().map(|t| t.clone()).unwrap_or_default();
+    if statuses.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Devices on the broker").color(theme::MUTED));
+        for (id, status) in &statuses {
+            let (word, color) = if status.online { ("online", theme::OK) } else { ("offline", theme::ERROR) };
+            let ago = status.at.elapsed().as_secs();
+            ui.label(RichText::new(format!("{id} {word}")).color(color)).on_hover_text(format!("reported {ago} s ago"));
+        }
+    });
 }

@@ -106,6 +106,8 @@ pub struct DeviceEntry {
     pub frames: Option<FrameListener>,
     /// What the board reported about its messages, for decoding its frames.
     pub schema: Option<Arc<SchemaReport>>,
+    /// For an MQTT source: the devices seen on status topics, online or offline.
+    pub broker_statuses: Option<Arc<std::sync::Mutex<crate::mqtt::source::DeviceStatuses>>>,
     commands: mpsc::Sender<DeviceCommand>,
 }
 
@@ -127,6 +129,7 @@ impl DeviceEntry {
             recording: None,
             frames: None,
             schema: None,
+            broker_statuses: None,
             commands,
         }
     }
@@ -179,6 +182,12 @@ impl DeviceEntry {
                 Some((false, format!("{} is back", self.source)))
             }
             DeviceEvent::Refused(reason) => Some((true, reason.clone())),
+            // Threshold alerts of an MQTT source (`alert=temperature>30` in its URL).
+            DeviceEvent::Telemetry(Telemetry::Log { line, .. })
+                if line.level == firmware_protocol::LogLevel::Warn && line.text.starts_with("alert:") =>
+            {
+                Some((true, format!("{}: {}", self.source, line.text)))
+            }
             DeviceEvent::Recording(RecordingStatus::Failed(reason)) => {
                 Some((true, format!("Recording failed: {reason}")))
             }
@@ -223,6 +232,7 @@ impl DeviceEntry {
             }
             DeviceEvent::Frames(listener) => self.frames = Some(listener),
             DeviceEvent::Schema(report) => self.schema = Some(Arc::from(report)),
+            DeviceEvent::BrokerStatuses(table) => self.broker_statuses = Some(table),
             DeviceEvent::Closed => self.state = DeviceState::Closed,
             DeviceEvent::Loaded(channels) => {
                 let info = firmware_protocol::DeviceInfo {

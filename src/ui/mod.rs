@@ -6,6 +6,7 @@ pub mod connections;
 pub mod console;
 pub mod devices;
 pub mod inspector;
+pub mod mqtt_bridge;
 pub mod plot;
 pub mod power;
 pub mod ppk2_live;

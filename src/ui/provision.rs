@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant;
 
-use eframe::egui::{self, Color32, RichText, TextEdit};
+use eframe::egui::{self, RichText, TextEdit};
 use firmware_protocol::config::{AdaptiveReporting, ReportingConfig};
 use firmware_protocol::kcv::{SecretField, key_check_value};
 use tokio::runtime::Handle;
 
 use super::provision_bench::{BenchCommand, BenchForm, BenchStatus, BenchWorker, StepState};
+use super::theme;
 use crate::model::source::Source;
 use crate::provision::export::{self, ExportFormat, ExportOptions};
 use crate::provision::flow::{DevicePlan, Station, Step, describe_adaptive};
@@ -223,7 +224,7 @@ impl ProvisionView {
             );
             match &self.export_result {
                 Some(Ok(text)) => {
-                    ui.colored_label(Color32::from_rgb(0x2e, 0x9d, 0x4f), text);
+                    ui.colored_label(theme::OK, text);
                 }
                 Some(Err(text)) => {
                     ui.colored_label(ui.visuals().error_fg_color, text);
@@ -566,7 +567,7 @@ impl ProvisionView {
         });
         // The outcome right under the buttons, where the eye is after a click.
         if let Some((error, message)) = &status.message {
-            let color = if *error { ui.visuals().error_fg_color } else { Color32::from_rgb(0x2e, 0x9d, 0x4f) };
+            let color = if *error { ui.visuals().error_fg_color } else { theme::OK };
             ui.label(RichText::new(message).color(color).strong());
         }
         self.error_ui(ui);
@@ -574,7 +575,7 @@ impl ProvisionView {
             for (step, state) in &status.steps {
                 let (text, color) = match state {
                     StepState::Pending => (format!("{step}: pending"), ui.visuals().weak_text_color()),
-                    StepState::Done => (format!("{step}: done"), Color32::from_rgb(0x2e, 0x9d, 0x4f)),
+                    StepState::Done => (format!("{step}: done"), theme::OK),
                     StepState::Failed(_) => (format!("{step}: failed"), ui.visuals().error_fg_color),
                 };
                 ui.label(RichText::new(text).color(color));
@@ -591,7 +592,7 @@ impl ProvisionView {
                     ui.monospace(&c.expected);
                     ui.monospace(&c.device);
                     if c.matches() {
-                        ui.colored_label(Color32::from_rgb(0x2e, 0x9d, 0x4f), "match");
+                        ui.colored_label(theme::OK, "match");
                     } else {
                         ui.colored_label(ui.visuals().error_fg_color, "MISMATCH");
                     }
@@ -628,7 +629,7 @@ impl ProvisionView {
         ui.label(RichText::new(self.counters.summary()).size(18.0));
         match &self.last {
             Some((true, text)) => {
-                ui.label(RichText::new("PASS").size(64.0).strong().color(Color32::from_rgb(0x2e, 0x9d, 0x4f)));
+                ui.label(RichText::new("PASS").size(64.0).strong().color(theme::OK));
                 ui.label(text);
             }
             Some((false, text)) => {
