@@ -5,39 +5,21 @@
 
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
+#[path = "support/mqtt_board.rs"]
+mod mqtt_board;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use benchtop::io::{Board, OpenBoard, SessionOptions, Telemetry};
+use benchtop::io::{Board, SessionOptions};
 use benchtop::model::source::Source;
 use benchtop::mqtt::bridge::{Bridge, BridgeOptions};
 use benchtop::mqtt::{MqttBoard, MqttError, MqttUrl, Qos};
 use mosquitto::{Mosquitto, Subscriber, TestPki};
 
+use mqtt_board::{open, take};
+
 const BIN: &str = env!("CARGO_BIN_EXE_benchtop");
-
-async fn open(url: &str) -> OpenBoard {
-    Board::open(&Source::parse(url).unwrap(), SessionOptions::default(), 1024).await.unwrap()
-}
-
-/// The values of the next `count` value messages (5 s at most).
-async fn take(opened: &mut OpenBoard, count: usize) -> Vec<(String, f64)> {
-    let mut values = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut messages = 0;
-    while messages < count {
-        match tokio::time::timeout_at(deadline, opened.telemetry.rx.recv()).await {
-            Ok(Some(Telemetry::Text { values: v, .. })) => {
-                values.extend(v);
-                messages += 1;
-            }
-            Ok(Some(_)) => {}
-            _ => break,
-        }
-    }
-    values
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_right_ca_works_and_a_wrong_ca_is_refused_clearly() {
@@ -47,7 +29,7 @@ async fn tls_with_the_right_ca_works_and_a_wrong_ca_is_refused_clearly() {
     let url = format!("mqtts://127.0.0.1:{port}/secure/#?ca={}", pki.ca.display());
     let mut opened = open(&url).await;
     mosquitto::publish(broker.port, "secure/a", "7.5", &[]);
-    assert_eq!(take(&mut opened, 1).await, [("secure/a".to_string(), 7.5)]);
+    assert_eq!(take(&mut opened, 1).await.0, [("secure/a".to_string(), 7.5)]);
 
     let wrong = MqttUrl::parse(&format!("mqtts://127.0.0.1:{port}/secure/#?ca={}", pki.wrong_ca.display())).unwrap();
     let started = Instant::now();
@@ -86,7 +68,7 @@ async fn a_client_certificate_is_presented_when_the_broker_requires_one() {
     );
     let mut opened = open(&with_cert).await;
     mosquitto::publish(broker.port, "secure/b", "1.25", &[]);
-    assert_eq!(take(&mut opened, 1).await, [("secure/b".to_string(), 1.25)]);
+    assert_eq!(take(&mut opened, 1).await.0, [("secure/b".to_string(), 1.25)]);
 
     let without = MqttUrl::parse(&format!("mqtts://127.0.0.1:{port}/secure/#?ca={}", pki.ca.display())).unwrap();
     assert!(MqttBoard::open(&without, 16).await.is_err(), "the broker requires a client certificate");
@@ -103,7 +85,7 @@ async fn a_user_and_password_get_in_and_a_wrong_password_is_refused_without_show
     let broker = Mosquitto::start_with_password("bench", "right-horse");
     let mut opened = open(&format!("mqtt://bench:right-horse@127.0.0.1:{}/lab/#", broker.port)).await;
     mosquitto::publish(broker.port, "lab/t", "3", &["-u", "bench", "-P", "right-horse"]);
-    assert_eq!(take(&mut opened, 1).await, [("lab/t".to_string(), 3.0)]);
+    assert_eq!(take(&mut opened, 1).await.0, [("lab/t".to_string(), 3.0)]);
 
     let wrong = MqttUrl::parse(&format!("mqtt://bench:wrong-staple@127.0.0.1:{}/lab/#", broker.port)).unwrap();
     let error = MqttBoard::open(&wrong, 16).await.err().unwrap();
@@ -126,7 +108,7 @@ async fn mqtt_5_works_for_the_source_and_the_bridge() {
     let broker = Mosquitto::start();
     let mut opened = open(&format!("{}/v5/#?version=5&qos=1", broker.url())).await;
     mosquitto::publish(broker.port, "v5/a", "8.5", &["-V", "mqttv5", "-q", "1"]);
-    assert_eq!(take(&mut opened, 1).await, [("v5/a".to_string(), 8.5)]);
+    assert_eq!(take(&mut opened, 1).await.0, [("v5/a".to_string(), 8.5)]);
 
     let sub = Subscriber::start(broker.port, "sensors/#", &["-V", "mqttv5"]);
     let board = Board::open(&Source::parse("sim:seed=5").unwrap(), SessionOptions::default(), 4096).await.unwrap();

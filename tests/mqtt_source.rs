@@ -5,45 +5,20 @@
 
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
+#[path = "support/mqtt_board.rs"]
+mod mqtt_board;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use benchtop::io::{Board, OpenBoard, SessionOptions, Telemetry};
+use benchtop::io::Telemetry;
 use benchtop::model::source::Source;
 use firmware_protocol::LogLevel;
 use mosquitto::Mosquitto;
 
+use mqtt_board::{open, take};
+
 const BIN: &str = env!("CARGO_BIN_EXE_benchtop");
-
-async fn open(url: &str) -> OpenBoard {
-    Board::open(&Source::parse(url).unwrap(), SessionOptions::default(), 1024).await.unwrap()
-}
-
-/// Telemetry until `count` value messages arrived (or 5 s passed): values, then log lines.
-async fn take(opened: &mut OpenBoard, count: usize) -> (Vec<(String, f64)>, Vec<(LogLevel, String)>) {
-    let (mut values, mut logs) = (Vec::new(), Vec::new());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut messages = 0;
-    while messages < count {
-        match tokio::time::timeout_at(deadline, opened.telemetry.rx.recv()).await {
-            Ok(Some(Telemetry::Text { values: v, .. })) => {
-                values.extend(v);
-                messages += 1;
-            }
-            Ok(Some(Telemetry::Log { line, .. })) => logs.push((line.level, line.text.to_string())),
-            Ok(Some(_)) => {}
-            _ => break,
-        }
-    }
-    // Log lines that follow the last value (a status published last).
-    while let Ok(Some(Telemetry::Log { line, .. })) =
-        tokio::time::timeout(Duration::from_millis(200), opened.telemetry.rx.recv()).await
-    {
-        logs.push((line.level, line.text.to_string()));
-    }
-    (values, logs)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wildcard_subscriptions_are_decoded_as_numbers_with_statuses_and_alerts_as_log_lines() {
