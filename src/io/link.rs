@@ -166,7 +166,8 @@ impl Link {
         }
     }
 
-    fn new_parts() -> (Self, mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>) {
+    /// A link and the transport's ends of its two queues: where received chunks go, where chunks to send come from.
+    pub(crate) fn new_parts() -> (Self, mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>) {
         let (in_tx, in_rx) = mpsc::channel(LINK_QUEUE_CHUNKS);
         let (out_tx, out_rx) = mpsc::channel(LINK_QUEUE_CHUNKS);
         let link = Link {

@@ -1,0 +1,506 @@
+//! The computer's own Bluetooth adapter through btleplug (BlueZ over the system D-Bus on Linux, CoreBluetooth
+//! on macOS, WinRT on Windows): scan, connect and disconnect, discover the GATT tree, read, write, subscribe,
+//! and open a Benchtop protocol link over a board's GATT service.
+//!
+//! Everything here is async and runs on the I/O runtime; nothing blocks a window. Failures of the platform
+//! stack (no system bus, no BlueZ, no adapter, adapter off, permission denied) become a [`BleError`] that
+//! says what happened and what to do, never a panic. BlueZ is reached through libdbus, which honours
+//! `DBUS_SYSTEM_BUS_ADDRESS`: that is how the tests put a stand-in on a private bus.
+
+use std::time::{Duration, Instant};
+
+use btleplug::api::{Central as _, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter, WriteType};
+use btleplug::platform::{Adapter, Manager, Peripheral};
+use futures::StreamExt as _;
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::decode::decode_standard;
+use super::gatt_link::{gatt_link, gatt_pipe};
+use super::names::{AttributeKind, label};
+use super::scan::{Advertisement, ScanTable, hex};
+use crate::io::link::Link;
+
+/// How long `ble:NAME` looks for an advertising device before giving up.
+pub const FIND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection and its service discovery may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why Bluetooth did not work.
+#[derive(Debug, Error)]
+pub enum BleError {
+    /// libdbus could not reach the system bus.
+    #[error(
+        "Bluetooth is not reachable: there is no system D-Bus ({reason}). BlueZ is reached over the system bus; start it (systemctl start dbus) or run Benchtop where it runs"
+    )]
+    NoSystemBus {
+        /// What libdbus said.
+        reason: String,
+    },
+    /// The system bus has no BlueZ on it.
+    #[error(
+        "Bluetooth is not available: BlueZ (bluetoothd) is not running on the system bus ({reason}). Install bluez and start it: sudo systemctl start bluetooth"
+    )]
+    NoBluez {
+        /// What the bus said.
+        reason: String,
+    },
+    /// No adapter at all.
+    #[error(
+        "no Bluetooth adapter found. Plug in a USB adapter, or check that the built-in one is not blocked (rfkill list)"
+    )]
+    NoAdapter,
+    /// An adapter that is switched off.
+    #[error(
+        "the Bluetooth adapter {adapter} is off. Turn Bluetooth on (bluetoothctl power on, or the system settings)"
+    )]
+    AdapterOff {
+        /// The adapter.
+        adapter: String,
+    },
+    /// The stack refused us.
+    #[error(
+        "permission denied using Bluetooth ({reason}). On Linux add your user to the `bluetooth` group or allow it in BlueZ's D-Bus policy; on macOS allow Bluetooth for this program in System Settings › Privacy"
+    )]
+    PermissionDenied {
+        /// What the stack said.
+        reason: String,
+    },
+    /// The device did not show up.
+    #[error(
+        "no BLE device named or with id `{target}` advertised within {seconds} s. Check that it is on, advertising and in range; `benchtop ble scan` lists what is"
+    )]
+    NotFound {
+        /// Name, address or id asked for.
+        target: String,
+        /// How long we looked.
+        seconds: u64,
+    },
+    /// The device has no Benchtop service.
+    #[error(
+        "{target} has no Benchtop protocol service, so it cannot be used as a board; explore it with `benchtop ble explore ble:{target}`"
+    )]
+    NotBenchtop {
+        /// The device.
+        target: String,
+    },
+    /// A characteristic is not there.
+    #[error("{target} has no characteristic {characteristic}")]
+    NoCharacteristic {
+        /// The device.
+        target: String,
+        /// The characteristic.
+        characteristic: String,
+    },
+    /// Anything else the stack reported.
+    #[error("Bluetooth {action} failed: {reason}")]
+    Stack {
+        /// What we were doing.
+        action: &'static str,
+        /// What the stack said.
+        reason: String,
+    },
+}
+
+impl BleError {
+    /// Classifies a btleplug error from `action`.
+    pub fn from_stack(action: &'static str, error: btleplug::Error) -> Self {
+        let reason = error.to_string();
+        let has = |needles: &[&str]| needles.iter().any(|n| reason.contains(n));
+        match error {
+            btleplug::Error::PermissionDenied => BleError::PermissionDenied { reason },
+            btleplug::Error::NoAdapterAvailable => BleError::NoAdapter,
+            _ if has(&["AccessDenied", "NotPermitted", "NotAuthorized", "ermission denied"]) => {
+                BleError::PermissionDenied { reason }
+            }
+            _ if has(&[
+                "FileNotFound",
+                "NoServer",
+                "No such file",
+                "Failed to connect to socket",
+                "Connection refused",
+            ]) =>
+            {
+                BleError::NoSystemBus { reason }
+            }
+            _ if has(&["ServiceUnknown", "Spawn.", "NameHasNoOwner", "org.bluez was not provided"]) => {
+                BleError::NoBluez { reason }
+            }
+            _ => BleError::Stack { action, reason },
+        }
+    }
+}
+
+fn stack(action: &'static str) -> impl FnOnce(btleplug::Error) -> BleError {
+    move |error| BleError::from_stack(action, error)
+}
+
+/// The first Bluetooth adapter, checked to be on.
+pub async fn adapter() -> Result<Adapter, BleError> {
+    let manager = Manager::new().await.map_err(stack("start"))?;
+    let adapter =
+        manager.adapters().await.map_err(stack("listing adapters"))?.into_iter().next().ok_or(BleError::NoAdapter)?;
+    if adapter.adapter_state().await.map_err(stack("reading the adapter state"))? == CentralState::PoweredOff {
+        let name = adapter.adapter_info().await.unwrap_or_else(|_| "adapter".into());
+        return Err(BleError::AdapterOff { adapter: name });
+    }
+    Ok(adapter)
+}
+
+async fn advertisement(peripheral: &Peripheral) -> Option<Advertisement> {
+    let properties = peripheral.properties().await.ok()??;
+    Some(Advertisement {
+        address: properties.address.to_string(),
+        name: properties.local_name.or(properties.advertisement_name),
+        rssi_dbm: properties.rssi,
+        tx_power_dbm: properties.tx_power_level,
+        manufacturer_data: properties.manufacturer_data,
+        services: properties.services,
+    })
+}
+
+/// Scans for `duration`, handing every update to `on_update` as it arrives, and returns what was seen.
+/// Every advertisement counts, named or not.
+pub async fn scan_with(
+    adapter: &Adapter,
+    duration: Duration,
+    mut on_update: impl FnMut(&ScanTable),
+) -> Result<ScanTable, BleError> {
+    let mut events = adapter.events().await.map_err(stack("scanning"))?;
+    adapter.start_scan(ScanFilter::default()).await.map_err(stack("scanning"))?;
+    let started = Instant::now();
+    let mut table = ScanTable::default();
+    // Devices the stack already knows from earlier scans count too: BlueZ reports them once, on start.
+    for peripheral in adapter.peripherals().await.map_err(stack("scanning"))? {
+        if let Some(advert) = advertisement(&peripheral).await {
+            table.observe(&peripheral.id().to_string(), advert, 0.0);
+        }
+    }
+    on_update(&table);
+    let deadline = tokio::time::Instant::now() + duration;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
+        use btleplug::api::CentralEvent as E;
+        let id = match event {
+            E::DeviceDiscovered(id)
+            | E::DeviceUpdated(id)
+            | E::ManufacturerDataAdvertisement { id, .. }
+            | E::ServiceDataAdvertisement { id, .. }
+            | E::ServicesAdvertisement { id, .. } => id,
+            _ => continue,
+        };
+        if let Ok(peripheral) = adapter.peripheral(&id).await
+            && let Some(advert) = advertisement(&peripheral).await
+        {
+            table.observe(&id.to_string(), advert, started.elapsed().as_secs_f64());
+            on_update(&table);
+        }
+    }
+    let _ = adapter.stop_scan().await;
+    Ok(table)
+}
+
+/// Scans the first adapter for `duration`.
+pub async fn scan(duration: Duration) -> Result<ScanTable, BleError> {
+    scan_with(&adapter().await?, duration, |_| {}).await
+}
+
+/// Whether `peripheral` is the one `target` names: its platform id, its address, or its name.
+async fn matches(peripheral: &Peripheral, target: &str) -> bool {
+    if peripheral.id().to_string() == target || peripheral.address().to_string().eq_ignore_ascii_case(target) {
+        return true;
+    }
+    advertisement(peripheral).await.and_then(|a| a.name).is_some_and(|name| name == target)
+}
+
+/// Finds the device `target` names (name, address or platform id), scanning for up to `timeout`.
+pub async fn find(adapter: &Adapter, target: &str, timeout: Duration) -> Result<Peripheral, BleError> {
+    let mut events = adapter.events().await.map_err(stack("scanning"))?;
+    adapter.start_scan(ScanFilter::default()).await.map_err(stack("scanning"))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let found = 'search: {
+        for peripheral in adapter.peripherals().await.map_err(stack("scanning"))? {
+            if matches(&peripheral, target).await {
+                break 'search Some(peripheral);
+            }
+        }
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
+            use btleplug::api::CentralEvent as E;
+            if let E::DeviceDiscovered(id) | E::DeviceUpdated(id) = event
+                && let Ok(peripheral) = adapter.peripheral(&id).await
+                && matches(&peripheral, target).await
+            {
+                break 'search Some(peripheral);
+            }
+        }
+        None
+    };
+    let _ = adapter.stop_scan().await;
+    found.ok_or_else(|| BleError::NotFound { target: target.to_string(), seconds: timeout.as_secs() })
+}
+
+/// A connected device with its services discovered.
+pub struct BleDevice {
+    peripheral: Peripheral,
+    target: String,
+}
+
+/// One readable standard characteristic's value in an explored tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct CharacteristicNode {
+    /// Full UUID.
+    pub uuid: String,
+    /// `0x2A19 Battery Level` or the UUID.
+    pub label: String,
+    /// `read`, `write`, `write-without-response`, `notify`, `indicate`.
+    pub properties: Vec<&'static str>,
+    /// Descriptors, labelled.
+    pub descriptors: Vec<String>,
+    /// The value read, hex (readable characteristics only, when read).
+    pub value_hex: Option<String>,
+    /// The value decoded, for standard characteristics.
+    pub decoded: Option<String>,
+}
+
+/// One service of an explored tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceNode {
+    /// Full UUID.
+    pub uuid: String,
+    /// `0x180F Battery` or the UUID.
+    pub label: String,
+    /// Whether primary.
+    pub primary: bool,
+    /// Its characteristics.
+    pub characteristics: Vec<CharacteristicNode>,
+}
+
+/// A device's GATT database as discovered.
+#[derive(Debug, Clone, Serialize)]
+pub struct GattTree {
+    /// The device as asked for.
+    pub target: String,
+    /// Its address.
+    pub address: String,
+    /// The ATT MTU of the connection, bytes.
+    pub att_mtu: u16,
+    /// Services in UUID order.
+    pub services: Vec<ServiceNode>,
+}
+
+fn property_names(c: &Characteristic) -> Vec<&'static str> {
+    use btleplug::api::CharPropFlags as F;
+    [
+        (F::READ, "read"),
+        (F::WRITE, "write"),
+        (F::WRITE_WITHOUT_RESPONSE, "write-without-response"),
+        (F::NOTIFY, "notify"),
+        (F::INDICATE, "indicate"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| c.properties.contains(*flag))
+    .map(|(_, name)| name)
+    .collect()
+}
+
+impl BleDevice {
+    /// Finds `target` on the first adapter, connects and discovers its services.
+    pub async fn connect(target: &str) -> Result<BleDevice, BleError> {
+        let adapter = adapter().await?;
+        let peripheral = find(&adapter, target, FIND_TIMEOUT).await?;
+        Self::connect_to(peripheral, target).await
+    }
+
+    /// Connects to a found peripheral and discovers its services.
+    pub async fn connect_to(peripheral: Peripheral, target: &str) -> Result<BleDevice, BleError> {
+        let timed_out = || BleError::Stack { action: "connecting", reason: "no answer in time".into() };
+        if !peripheral.is_connected().await.unwrap_or(false) {
+            tokio::time::timeout(CONNECT_TIMEOUT, peripheral.connect())
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(stack("connecting"))?;
+        }
+        tokio::time::timeout(CONNECT_TIMEOUT, peripheral.discover_services())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(stack("discovering services"))?;
+        Ok(BleDevice { peripheral, target: target.to_string() })
+    }
+
+    /// The btleplug peripheral, for operations this type has no method for.
+    pub fn peripheral(&self) -> &Peripheral {
+        &self.peripheral
+    }
+
+    /// The connection's ATT MTU, bytes.
+    pub fn att_mtu(&self) -> u16 {
+        self.peripheral.mtu()
+    }
+
+    /// Whether it offers the Benchtop protocol service.
+    pub fn has_benchtop_service(&self) -> bool {
+        let service = Uuid::from_u128(firmware_protocol::ble::SERVICE_UUID);
+        self.peripheral.services().iter().any(|s| s.uuid == service)
+    }
+
+    fn characteristic(&self, uuid: Uuid) -> Result<Characteristic, BleError> {
+        self.peripheral.characteristics().into_iter().find(|c| c.uuid == uuid).ok_or_else(|| {
+            BleError::NoCharacteristic {
+                target: self.target.clone(),
+                characteristic: label(AttributeKind::Characteristic, uuid),
+            }
+        })
+    }
+
+    /// Reads a characteristic.
+    pub async fn read(&self, characteristic: Uuid) -> Result<Vec<u8>, BleError> {
+        let c = self.characteristic(characteristic)?;
+        self.peripheral.read(&c).await.map_err(stack("reading"))
+    }
+
+    /// Writes a characteristic, with or without response.
+    pub async fn write(&self, characteristic: Uuid, value: &[u8], with_response: bool) -> Result<(), BleError> {
+        let c = self.characteristic(characteristic)?;
+        let kind = if with_response { WriteType::WithResponse } else { WriteType::WithoutResponse };
+        self.peripheral.write(&c, value, kind).await.map_err(stack("writing"))
+    }
+
+    /// Subscribes to a characteristic; its notification values arrive on the returned queue (bounded: a
+    /// reader that falls behind loses the newest values, counted nowhere but never blocking the stack), which
+    /// closes when the device disconnects.
+    pub async fn subscribe(&self, characteristic: Uuid, capacity: usize) -> Result<mpsc::Receiver<Vec<u8>>, BleError> {
+        let c = self.characteristic(characteristic)?;
+        // The stream first, so that nothing notified right after the subscription is missed.
+        let mut stream = self.peripheral.notifications().await.map_err(stack("subscribing"))?;
+        self.peripheral.subscribe(&c).await.map_err(stack("subscribing"))?;
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    next = stream.next() => match next {
+                        Some(n) if n.uuid == characteristic => {
+                            if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(n.value) {
+                                break;
+                            }
+                        }
+                        Some(_) => {}
+                        None => break,
+                    },
+                    () = tx.closed() => break,
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// The GATT tree with SIG names, reading every readable characteristic and decoding the standard ones.
+    pub async fn explore(&self) -> GattTree {
+        let mut services = Vec::new();
+        for service in self.peripheral.services() {
+            let mut characteristics = Vec::new();
+            for c in &service.characteristics {
+                let properties = property_names(c);
+                let value = if properties.contains(&"read") { self.peripheral.read(c).await.ok() } else { None };
+                let decoded = value.as_ref().and_then(|v| match decode_standard(c.uuid, v)? {
+                    Ok(decoded) => Some(decoded.to_string()),
+                    Err(error) => Some(error.to_string()),
+                });
+                characteristics.push(CharacteristicNode {
+                    uuid: c.uuid.to_string(),
+                    label: label(AttributeKind::Characteristic, c.uuid),
+                    properties,
+                    descriptors: c.descriptors.iter().map(|d| label(AttributeKind::Descriptor, d.uuid)).collect(),
+                    value_hex: value.as_deref().map(hex),
+                    decoded,
+                });
+            }
+            services.push(ServiceNode {
+                uuid: service.uuid.to_string(),
+                label: label(AttributeKind::Service, service.uuid),
+                primary: service.primary,
+                characteristics,
+            });
+        }
+        GattTree {
+            target: self.target.clone(),
+            address: self.peripheral.address().to_string(),
+            att_mtu: self.att_mtu(),
+            services,
+        }
+    }
+
+    /// The Benchtop protocol over this device's GATT service, as a [`Link`]; dropping the link disconnects.
+    pub async fn into_link(self) -> Result<Link, BleError> {
+        use firmware_protocol::ble::{RX_CHARACTERISTIC_UUID, TX_CHARACTERISTIC_UUID};
+        if !self.has_benchtop_service() {
+            let _ = self.peripheral.disconnect().await;
+            return Err(BleError::NotBenchtop { target: self.target });
+        }
+        let rx = self.characteristic(Uuid::from_u128(RX_CHARACTERISTIC_UUID))?;
+        let mut notifications =
+            self.subscribe(Uuid::from_u128(TX_CHARACTERISTIC_UUID), super::gatt_link::GATT_NOTIFICATION_QUEUE).await?;
+        let (pipe, mut end) = gatt_pipe(self.att_mtu());
+        let peripheral = self.peripheral.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    value = notifications.recv() => {
+                        let Some(value) = value else { break };
+                        if end.notifications.send(value).await.is_err() {
+                            break;
+                        }
+                    }
+                    write = end.writes.recv() => {
+                        let Some(write) = write else { break };
+                        if peripheral.write(&rx, &write, WriteType::WithoutResponse).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            // The link is gone (or the device): let the device go too.
+            let _ = peripheral.disconnect().await;
+        });
+        Ok(gatt_link(pipe))
+    }
+
+    /// Disconnects.
+    pub async fn disconnect(&self) -> Result<(), BleError> {
+        self.peripheral.disconnect().await.map_err(stack("disconnecting"))
+    }
+}
+
+/// Opens the Benchtop protocol link to the device `target` names (the `ble:` source).
+pub async fn open_link(target: &str) -> Result<Link, BleError> {
+    BleDevice::connect(target).await?.into_link().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_errors_become_sentences_that_say_what_to_do() {
+        let other = |text: &str| btleplug::Error::Other(text.to_string().into());
+        let no_bus = BleError::from_stack(
+            "start",
+            other(
+                "D-Bus error: Failed to connect to socket /run/dbus/system_bus_socket: No such file or directory (org.freedesktop.DBus.Error.FileNotFound)",
+            ),
+        );
+        assert!(matches!(no_bus, BleError::NoSystemBus { .. }), "{no_bus}");
+        assert!(no_bus.to_string().contains("system D-Bus"));
+        let no_bluez = BleError::from_stack(
+            "listing adapters",
+            other("D-Bus error: Could not activate remote peer. (org.freedesktop.DBus.Error.Spawn.ChildExited)"),
+        );
+        assert!(matches!(no_bluez, BleError::NoBluez { .. }), "{no_bluez}");
+        assert!(no_bluez.to_string().contains("systemctl start bluetooth"));
+        let denied =
+            BleError::from_stack("start", other("Rejected send message (org.freedesktop.DBus.Error.AccessDenied)"));
+        assert!(matches!(denied, BleError::PermissionDenied { .. }));
+        assert!(matches!(BleError::from_stack("x", btleplug::Error::NoAdapterAvailable), BleError::NoAdapter));
+        assert!(matches!(BleError::from_stack("x", other("strange")), BleError::Stack { .. }));
+    }
+}
