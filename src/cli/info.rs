@@ -13,7 +13,7 @@ use crate::model::source::Source;
 /// Options of `benchtop info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The device: sim, serial:/dev/ttyACM0, serial:auto, tcp:HOST:PORT.
+    /// The device: sim, serial:/dev/ttyACM0, serial:auto, tcp:HOST:PORT, ble:NAME.
     pub source: String,
     /// Print JSON instead of a table.
     #[arg(long)]

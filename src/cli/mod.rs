@@ -4,6 +4,7 @@
 //! usage (clap's own).
 
 mod airtime;
+mod ble;
 mod bridge;
 mod broker;
 pub mod budget;
@@ -42,6 +43,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the simulated board on a pseudo-terminal or TCP until interrupted.
     Sim(sim::SimArgs),
+    /// Scan for Bluetooth LE devices, or explore one's GATT services.
+    Ble(ble::BleArgs),
     /// Print a device's identity and channels.
     Info(info::InfoArgs),
     /// Record a device's channels headless to a file.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => crate::ui::run(runtime.handle().clone(), &cli.source, cli.view),
         Some(Command::Sim(args)) => sim::run(args),
+        Some(Command::Ble(args)) => runtime.block_on(ble::run(args)),
         Some(Command::Info(args)) => runtime.block_on(info::run(args)),
         Some(Command::Record(args)) => runtime.block_on(record::run(args)),
         Some(Command::Budget(args)) => budget::run(args),

@@ -17,7 +17,7 @@ use crate::model::source::Source;
 /// Options of `benchtop record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT, ppk2:auto, ppk2:PATH,
+    /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT, ble:NAME, ppk2:auto, ppk2:PATH,
     /// or an MQTT subscription mqtt://HOST:PORT/TOPIC-FILTER (recorded to .csv as time, topic, value).
     pub source: String,
     /// How long to record, e.g. 10s, 2min.

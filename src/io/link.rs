@@ -2,7 +2,8 @@
 //!
 //! Every link is the same pair of bounded channels — byte chunks in, byte chunks out — with the transport
 //! behind them: a named reader and a named writer thread for a serial port (serialport reads block), tokio
-//! tasks for TCP, and a named thread running the simulated board for the in-process `sim` source. When the
+//! tasks for TCP and BLE (GATT notifications and writes, see [`crate::ble::gatt_link`]), and a named thread
+//! running the simulated board for the in-process `sim` source. When the
 //! transport fails or the device vanishes, the incoming channel closes; the session above sees that.
 
 use std::io::{Read, Write};
@@ -119,6 +120,9 @@ pub enum LinkError {
         /// The kind.
         kind: &'static str,
     },
+    /// Bluetooth did not work, or the device is not a Benchtop board.
+    #[error(transparent)]
+    Ble(#[from] crate::ble::BleError),
     /// A thread could not be started.
     #[error("could not start the {0} thread")]
     Thread(&'static str),
@@ -162,6 +166,7 @@ impl Link {
             }
             Source::Tcp { address, .. } => Self::tcp(address).await,
             Source::Mqtt(_) => Err(LinkError::Unsupported { kind: "mqtt" }),
+            Source::Ble { device } => Ok(crate::ble::central::open_link(device).await?),
             Source::Other { kind, .. } => Err(LinkError::Unsupported { kind }),
         }
     }

@@ -1,8 +1,8 @@
 //! Source strings: one string names where data comes from, the same in the GUI, the CLI and settings.
 //!
 //! `sim`, `sim:seed=7,faults=corrupt=0.01`, `serial:/dev/ttyACM0?baud=115200`, `serial:auto`,
-//! `tcp:127.0.0.1:7000`, `mqtt://127.0.0.1:1883/sensors/#` (and `mqtts://`); and the kinds other parts of
-//! Benchtop open (`ble:`, `ppk2:`, `coap://`, `file:`), which parse here so that the error can say they are
+//! `tcp:127.0.0.1:7000`, `mqtt://127.0.0.1:1883/sensors/#` (and `mqtts://`), `ble:env-sensor`; and the kinds other
+//! parts of Benchtop open (`ppk2:`, `coap://`, `file:`), which parse here so that the error can say they are
 //! not available yet rather than "unknown". An MQTT source is read with [`crate::mqtt::url`], which is pure
 //! parsing like the rest of this module; it prints with its password hidden.
 
@@ -46,9 +46,14 @@ pub enum Source {
     },
     /// An MQTT subscription: a broker URL with a topic filter.
     Mqtt(Box<MqttUrl>),
+    /// A Bluetooth LE board that offers the Benchtop protocol service.
+    Ble {
+        /// Its advertised name, its address (`AA:BB:CC:DD:EE:FF`) or its platform id.
+        device: String,
+    },
     /// A kind of source Benchtop names but this build does not open yet.
     Other {
-        /// The kind (`ble`, `ppk2`, `mqtt`, `coap`, `file`).
+        /// The kind (`ppk2`, `coap`, `file`).
         kind: &'static str,
         /// The rest of the string.
         target: String,
@@ -124,7 +129,13 @@ impl Source {
             }
             return Ok(Source::Mqtt(Box::new(url)));
         }
-        for (prefix, kind) in [("ble:", "ble"), ("ppk2:", "ppk2"), ("coap://", "coap"), ("file:", "file")] {
+        if let Some(device) = text.strip_prefix("ble:") {
+            if device.is_empty() {
+                return Err(bad("give the device's name, address or id, e.g. ble:env-sensor"));
+            }
+            return Ok(Source::Ble { device: device.to_string() });
+        }
+        for (prefix, kind) in [("ppk2:", "ppk2"), ("coap://", "coap"), ("file:", "file")] {
             if let Some(target) = text.strip_prefix(prefix) {
                 return Ok(Source::Other { kind, target: target.to_string() });
             }
@@ -251,6 +262,7 @@ impl fmt::Display for Source {
                 Ok(())
             }
             Source::Mqtt(url) => write!(f, "{url}"),
+            Source::Ble { device } => write!(f, "ble:{device}"),
             Source::Other { kind, target } => match *kind {
                 "mqtt" | "coap" => write!(f, "{kind}://{target}"),
                 _ => write!(f, "{kind}:{target}"),
@@ -301,6 +313,8 @@ mod tests {
     #[test]
     fn bad_sources_say_what_is_wrong() {
         assert!(matches!(Source::parse("usb:3"), Err(SourceError::Unknown(_))));
+        assert!(matches!(Source::parse("ble:"), Err(SourceError::Bad { .. })));
+        assert_eq!(Source::parse("ble:AA:BB:CC:DD:EE:FF").unwrap(), Source::Ble { device: "AA:BB:CC:DD:EE:FF".into() });
         assert!(matches!(Source::parse("tcp:localhost"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("serial:/dev/x?baud=fast"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("sim:colour=red"), Err(SourceError::Bad { .. })));
