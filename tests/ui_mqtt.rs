@@ -86,6 +86,7 @@ fn the_live_view_bridges_the_board_to_a_broker() {
         lines.lock().unwrap().iter().any(|l| l.contains("/status/") && l.ends_with("offline"))
     });
     let _ = sub.kill();
+    let _ = sub.wait();
     let _ = reader.join();
 }
 
