@@ -151,9 +151,15 @@ pub async fn adapter() -> Result<Adapter, BleError> {
 
 async fn advertisement(peripheral: &Peripheral) -> Option<Advertisement> {
     let properties = peripheral.properties().await.ok()??;
+    let address = properties.address.to_string();
+    // BlueZ gives a device without a name its address as alias (`C0-FF-EE-00-00-02`): that is no name.
+    let name = properties
+        .advertisement_name
+        .or(properties.local_name)
+        .filter(|name| !name.replace('-', ":").eq_ignore_ascii_case(&address));
     Some(Advertisement {
-        address: properties.address.to_string(),
-        name: properties.local_name.or(properties.advertisement_name),
+        address,
+        name,
         rssi_dbm: properties.rssi,
         tx_power_dbm: properties.tx_power_level,
         manufacturer_data: properties.manufacturer_data,
@@ -185,6 +191,7 @@ pub async fn scan_with(
         let id = match event {
             E::DeviceDiscovered(id)
             | E::DeviceUpdated(id)
+            | E::RssiUpdate { id, .. }
             | E::ManufacturerDataAdvertisement { id, .. }
             | E::ServiceDataAdvertisement { id, .. }
             | E::ServicesAdvertisement { id, .. } => id,
