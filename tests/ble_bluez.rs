@@ -30,11 +30,17 @@ struct StandIn {
 
 impl StandIn {
     fn start(seed: u64) -> StandIn {
+        Self::start_with(seed, &[])
+    }
+
+    /// With extra arguments for tests/support/ble_mock.py.
+    fn start_with(seed: u64, mock_args: &[&str]) -> StandIn {
         let bus = dbus::PrivateBus::start();
         let sim = TcpServer::start("127.0.0.1:0", SimOptions { seed, ..Default::default() }).unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ble_mock.py");
         let mut mock = Command::new("/usr/bin/python3")
             .args([script, "--sim", &sim.address().to_string(), "--mtu", "185"])
+            .args(mock_args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -49,10 +55,14 @@ impl StandIn {
 
     /// Runs benchtop with the stand-in as the system bus; returns stdout, panicking with stderr on failure.
     fn benchtop(&self, args: &[&str]) -> String {
-        let output = Command::new(BIN).args(args).env("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address()).output().unwrap();
+        let output = self.run(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "benchtop {args:?} failed: {stderr}");
         String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN).args(args).env("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address()).output().unwrap()
     }
 }
 
@@ -175,4 +185,16 @@ fn library_calls_in_a_child_with_the_bus() {
         assert_eq!(session.stats().snapshot().decode_errors(), 0);
         session.close();
     });
+}
+
+#[test]
+fn an_adapter_that_is_off_is_a_sentence_not_a_crash() {
+    let stand_in = StandIn::start_with(73, &["--adapter-off"]);
+    for args in [&["ble", "scan", "--duration", "1s"][..], &["info", "ble:benchtop-sim"][..]] {
+        let output = stand_in.run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("is off") && stderr.contains("bluetoothctl power on"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }

@@ -211,6 +211,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sim', required=True, help='HOST:PORT of `benchtop sim --tcp` or a test TcpServer')
     parser.add_argument('--mtu', type=int, default=185, help='ATT MTU of the connection, bytes')
+    parser.add_argument('--adapter-off', action='store_true', help='the adapter is powered off')
     args = parser.parse_args()
 
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
@@ -220,7 +221,9 @@ def main():
     root = mockobject.DBusMockObject(name, '/', OBJECT_MANAGER, {}, os.devnull, True)
     mockobject.objects['/'] = root
     root.AddTemplate('bluez5', None)
-    bluez5.AddAdapter(root, 'hci0', 'benchtop-test')
+    adapter_path = bluez5.AddAdapter(root, 'hci0', 'benchtop-test')
+    if args.adapter_off:
+        mockobject.objects[adapter_path].props['org.bluez.Adapter1']['Powered'] = dbus.Boolean(False, variant_level=1)
 
     path = bluez5.AddDevice(root, 'hci0', 'C0:FF:EE:00:00:01', 'benchtop-sim')
     device = mockobject.objects[path]
