@@ -80,7 +80,7 @@ fn cli_scans_explores_and_speaks_the_protocol_through_bluez() {
     let scan: serde_json::Value =
         serde_json::from_str(&stand_in.benchtop(&["ble", "scan", "--duration", "1s", "--json"])).unwrap();
     let devices = scan.as_array().unwrap();
-    assert_eq!(devices.len(), 2, "{scan:#}");
+    assert_eq!(devices.len(), 3, "{scan:#}");
     let board = devices.iter().find(|d| d["name"] == "benchtop-sim").expect("the named device");
     assert!(devices.iter().any(|d| d["name"].is_null()), "the unnamed device is listed too: {scan:#}");
     assert_eq!(board["address"], "C0:FF:EE:00:00:01");
@@ -119,6 +119,26 @@ fn cli_scans_explores_and_speaks_the_protocol_through_bluez() {
     .unwrap();
     assert!(summary["samples"].as_u64().unwrap() > 100, "telemetry batches arrived: {summary}");
     assert_eq!(summary["disconnected"], false);
+
+    // A plain GATT sensor: its notifications are recorded (and plotted) like a text board's values.
+    let out = dir.path().join("env.csv");
+    let summary: serde_json::Value = serde_json::from_str(&stand_in.benchtop(&[
+        "record",
+        "ble:env-sensor",
+        "--duration",
+        "2s",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert!(summary["samples"].as_u64().unwrap() >= 10, "{summary}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.contains("temperature_c") && csv.contains("humidity_percent"), "{csv}");
+    // It has no Benchtop service, so `info` says so rather than waiting for answers.
+    let output = stand_in.run(&["info", "ble:env-sensor"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("has no Benchtop protocol service"), "{stderr}");
 }
 
 #[test]

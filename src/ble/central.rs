@@ -17,11 +17,15 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::decode::decode_standard;
+use std::sync::atomic::Ordering;
+
+use super::decode::{decode_standard, plot_values};
 use super::gatt_link::{gatt_link, gatt_pipe};
 use super::names::{AttributeKind, label};
 use super::scan::{Advertisement, ScanTable, hex};
 use crate::io::link::Link;
+use crate::model::source::BoardFormat;
+use crate::model::textline::TextFormat;
 
 /// How long `ble:NAME` looks for an advertising device before giving up.
 pub const FIND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -472,6 +476,48 @@ impl BleDevice {
         Ok(gatt_link(pipe))
     }
 
+    /// The device's notifications as text lines for a text board: every characteristic that notifies or
+    /// indicates is subscribed, and each value becomes a line of `name:value` pairs ([`plot_values`]), the
+    /// serial-plotter format text boards already plot. Bytes sent to the link are dropped (a GATT device has no
+    /// console). Dropping the link disconnects.
+    pub async fn into_notification_lines(self) -> Result<Link, BleError> {
+        use btleplug::api::CharPropFlags as F;
+        let notifying: Vec<Characteristic> = self
+            .peripheral
+            .characteristics()
+            .into_iter()
+            .filter(|c| c.properties.intersects(F::NOTIFY | F::INDICATE))
+            .collect();
+        let mut stream = self.peripheral.notifications().await.map_err(stack("subscribing"))?;
+        for c in &notifying {
+            self.peripheral.subscribe(c).await.map_err(stack("subscribing"))?;
+        }
+        let (link, in_tx, mut out_rx) = Link::new_parts();
+        let (stats, peripheral) = (link.stats.clone(), self.peripheral.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    next = stream.next() => {
+                        let Some(notification) = next else { break };
+                        stats.bytes_rx.fetch_add(notification.value.len() as u64, Ordering::Relaxed);
+                        let values = plot_values(notification.uuid, &notification.value, None);
+                        if values.is_empty() {
+                            continue;
+                        }
+                        let pairs: Vec<String> = values.iter().map(|(name, value)| format!("{name}:{value}")).collect();
+                        if in_tx.send(format!("{}\n", pairs.join(",")).into_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                    sent = out_rx.recv() => if sent.is_none() { break },
+                    () = in_tx.closed() => break,
+                }
+            }
+            let _ = peripheral.disconnect().await;
+        });
+        Ok(link)
+    }
+
     /// Disconnects.
     pub async fn disconnect(&self) -> Result<(), BleError> {
         self.peripheral.disconnect().await.map_err(stack("disconnecting"))
@@ -481,6 +527,17 @@ impl BleDevice {
 /// Opens the Benchtop protocol link to the device `target` names (the `ble:` source).
 pub async fn open_link(target: &str) -> Result<Link, BleError> {
     BleDevice::connect(target).await?.into_link().await
+}
+
+/// Opens the device `target` names as a board: over the Benchtop protocol if it has the service, else its
+/// notifications as plotter text lines ([`BleDevice::into_notification_lines`]).
+pub async fn open_board_link(target: &str) -> Result<(Link, BoardFormat), BleError> {
+    let device = BleDevice::connect(target).await?;
+    if device.has_benchtop_service() {
+        Ok((device.into_link().await?, BoardFormat::Protocol))
+    } else {
+        Ok((device.into_notification_lines().await?, BoardFormat::Text(TextFormat::Plotter)))
+    }
 }
 
 #[cfg(test)]

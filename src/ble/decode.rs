@@ -13,7 +13,7 @@ use std::fmt;
 use thiserror::Error;
 use uuid::Uuid;
 
-use super::names::{AttributeKind, label, sig_short};
+use super::names::{AttributeKind, name, sig_short};
 
 /// A decoded standard characteristic.
 #[derive(Debug, Clone, PartialEq)]
@@ -307,8 +307,17 @@ pub fn plot_values(characteristic: Uuid, value: &[u8], format: Option<NumericFor
     let Some(format) = format.or_else(|| NumericFormat::guess(value.len())) else {
         return Vec::new();
     };
-    let name = label(AttributeKind::Characteristic, characteristic);
-    format.read(value).map(|number| vec![(name, number)]).unwrap_or_default()
+    format.read(value).map(|number| vec![(channel_name(characteristic), number)]).unwrap_or_default()
+}
+
+/// A channel name for a characteristic, one word as text formats need: its SIG name in snake case
+/// (`alert_level`), its 16-bit number (`0x2BFF`), or its full UUID.
+pub fn channel_name(characteristic: Uuid) -> String {
+    match (name(AttributeKind::Characteristic, characteristic), sig_short(characteristic)) {
+        (Some(name), Some(_)) => name.to_lowercase().replace([' ', '-'], "_"),
+        (_, Some(short)) => format!("0x{short:04X}"),
+        (_, None) => characteristic.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +392,7 @@ mod tests {
         assert_eq!(plot_values(custom, &1.5f32.to_le_bytes(), Some(NumericFormat::F32))[0].1, 1.5);
         assert!(plot_values(custom, &[1, 2, 3], None).is_empty());
         assert_eq!(plot_values(sig_uuid(0x2BFF), &[7], None), vec![("0x2BFF".into(), 7.0)]);
+        assert_eq!(plot_values(sig_uuid(0x2A06), &[2], None), vec![("alert_level".into(), 2.0)]);
         assert_eq!("i16".parse::<NumericFormat>(), Ok(NumericFormat::I16));
     }
 }

@@ -1,5 +1,6 @@
 //! A board of any kind: one that speaks the Benchtop protocol (a [`Session`]), one that prints text lines (a
-//! [`TextBoard`]), or an MQTT subscription (an [`MqttBoard`]), behind one type so that the window and the
+//! [`TextBoard`]; also a BLE device without the Benchtop service, whose notifications become lines), or an MQTT
+//! subscription (an [`MqttBoard`]), behind one type so that the window and the
 //! recorder treat them alike.
 //!
 //! With [`BoardFormat::Detect`], opening probes the link: it sends a ping frame and watches what comes back.
@@ -16,7 +17,7 @@ use firmware_protocol::{Capabilities, DeviceInfo, FirmwareVersion, FrameDecoder,
 use tokio::sync::mpsc;
 
 use super::capture::FrameListener;
-use super::link::{Link, LinkCloser, LinkStats};
+use super::link::{Link, LinkCloser, LinkError, LinkStats};
 use super::session::{Session, SessionError, SessionOptions, Telemetry, TelemetryStream};
 use crate::model::source::{BoardFormat, Source};
 use crate::model::textline::{LineSplitter, TextDecoder, TextFormat};
@@ -53,11 +54,12 @@ impl Board {
             let (board, telemetry) = MqttBoard::open(url, capacity).await?;
             return Ok(OpenBoard { board: Board::Mqtt(board), telemetry });
         }
-        let format = match source {
-            Source::Serial { format, .. } | Source::Tcp { format, .. } => *format,
-            _ => BoardFormat::Protocol,
+        let (mut link, format) = match source {
+            Source::Serial { format, .. } | Source::Tcp { format, .. } => (Link::open(source).await?, *format),
+            // A BLE device without the Benchtop service still plots: its notifications arrive as text lines.
+            Source::Ble { device } => crate::ble::central::open_board_link(device).await.map_err(LinkError::from)?,
+            _ => (Link::open(source).await?, BoardFormat::Protocol),
         };
-        let mut link = Link::open(source).await?;
         let (board, pending) = match format {
             BoardFormat::Protocol => (Kind::Protocol, Vec::new()),
             BoardFormat::Text(text) => (Kind::Text(text), Vec::new()),

@@ -15,6 +15,10 @@ GATT database holds:
 
 The second device (C0:FF:EE:00:00:02) has no name: scans must list it all the same.
 
+`env-sensor` (C0:FF:EE:00:00:03) is a plain GATT sensor without the Benchtop service: Environmental Sensing
+(0x181A) with Temperature 0x2A6E and Humidity 0x2A6F, both read and notify; once subscribed they notify every
+100 ms (21.50 °C rising by 0.01 °C, 45.00 % rising by 0.10 %).
+
 Two things BlueZ does that the template does not, which btleplug relies on: Device1.Connect also resolves
 services (ServicesResolved=true), and every GATT interface has a method, as bluez-async's introspection
 parser needs.
@@ -164,6 +168,22 @@ class Peripheral:
         self.characteristic(benchtop, BENCHTOP_RX, ['write-without-response'], write=self.to_board)
         self.tx, _ = self.characteristic(benchtop, BENCHTOP_TX, ['notify'], start=self.open_board)
 
+    def build_env(self):
+        ess = self.service(sig(0x181A))
+        temperature = (2150).to_bytes(2, 'little', signed=True)
+        humidity = (4500).to_bytes(2, 'little')
+        self.characteristic(ess, sig(0x2A6E), ['read', 'notify'], temperature,
+                            start=lambda obj: GLib.timeout_add(100, self.tick, obj, 1, True))
+        self.characteristic(ess, sig(0x2A6F), ['read', 'notify'], humidity,
+                            start=lambda obj: GLib.timeout_add(100, self.tick, obj, 10, False))
+
+    def tick(self, obj, step, signed):
+        if not obj.props[CHARACTERISTIC]['Notifying']:
+            return False
+        raw = int.from_bytes(bytes(obj.props[CHARACTERISTIC]['Value']), 'little', signed=signed) + step
+        changed(obj, CHARACTERISTIC, {'Value': byte_array(raw.to_bytes(2, 'little', signed=signed))})
+        return True
+
     def notify_battery(self, obj):
         changed(obj, CHARACTERISTIC, {'Value': byte_array(bytes([86]))})
         return False
@@ -207,6 +227,24 @@ class Peripheral:
         return True
 
 
+def connectable(device, peripheral):
+    """Connect and Disconnect as BlueZ does them: connecting also resolves services."""
+
+    def connect(obj):
+        obj.connected = True
+        changed(obj, DEVICE, {'Connected': dbus.Boolean(True, variant_level=1),
+                              'ServicesResolved': dbus.Boolean(True, variant_level=1)})
+
+    def disconnect(obj):
+        obj.connected = False
+        peripheral.close_board()
+        changed(obj, DEVICE, {'Connected': dbus.Boolean(False, variant_level=1),
+                              'ServicesResolved': dbus.Boolean(False, variant_level=1)})
+
+    device.AddMethod(DEVICE, 'Connect', '', '', connect)
+    device.AddMethod(DEVICE, 'Disconnect', '', '', disconnect)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sim', required=True, help='HOST:PORT of `benchtop sim --tcp` or a test TcpServer')
@@ -234,20 +272,15 @@ def main():
         signature='qv', variant_level=1)
     peripheral = Peripheral(root, path, args.sim, args.mtu)
 
-    def connect(obj):
-        obj.connected = True
-        changed(obj, DEVICE, {'Connected': dbus.Boolean(True, variant_level=1),
-                              'ServicesResolved': dbus.Boolean(True, variant_level=1)})
-
-    def disconnect(obj):
-        obj.connected = False
-        peripheral.close_board()
-        changed(obj, DEVICE, {'Connected': dbus.Boolean(False, variant_level=1),
-                              'ServicesResolved': dbus.Boolean(False, variant_level=1)})
-
-    device.AddMethod(DEVICE, 'Connect', '', '', connect)
-    device.AddMethod(DEVICE, 'Disconnect', '', '', disconnect)
+    connectable(device, peripheral)
     peripheral.build()
+
+    env_path = bluez5.AddDevice(root, 'hci0', 'C0:FF:EE:00:00:03', 'env-sensor')
+    env_device = mockobject.objects[env_path]
+    env_device.props[DEVICE]['UUIDs'] = dbus.Array([sig(0x181A)], signature='s', variant_level=1)
+    env = Peripheral(root, env_path, args.sim, args.mtu)
+    connectable(env_device, env)
+    env.build_env()
 
     # As BlueZ shows a device that sends no name: no Name, the address as Alias.
     unnamed_path = bluez5.AddDevice(root, 'hci0', 'C0:FF:EE:00:00:02', 'C0-FF-EE-00-00-02')
