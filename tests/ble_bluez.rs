@@ -182,7 +182,7 @@ fn library_calls_in_a_child_with_the_bus() {
 
         // Notifications.
         let mut levels = device.subscribe(sig_uuid(0x2A19), 16).await.unwrap();
-        let level = tokio::time::timeout(Duration::from_secs(5), levels.recv()).await.unwrap().unwrap();
+        let level = tokio::time::timeout(Duration::from_secs(5), levels.values.recv()).await.unwrap().unwrap();
         assert_eq!(level, vec![86]);
 
         // A characteristic the device does not have is an error that names it.

@@ -17,7 +17,8 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::decode::{decode_standard, plot_values};
 use super::gatt_link::{gatt_link, gatt_pipe};
@@ -257,6 +258,14 @@ pub struct BleDevice {
     target: String,
 }
 
+/// The notifications of one subscribed characteristic.
+pub struct Notifications {
+    /// Values in the order they arrived; closes when the device disconnects.
+    pub values: mpsc::Receiver<Vec<u8>>,
+    /// Values dropped because the queue was full.
+    pub dropped: Arc<AtomicU64>,
+}
+
 /// One readable standard characteristic's value in an explored tree.
 #[derive(Debug, Clone, Serialize)]
 pub struct CharacteristicNode {
@@ -377,24 +386,28 @@ impl BleDevice {
         self.peripheral.write(&c, value, kind).await.map_err(stack("writing"))
     }
 
-    /// Subscribes to a characteristic; its notification values arrive on the returned queue (bounded: a
-    /// reader that falls behind loses the newest values, counted nowhere but never blocking the stack), which
-    /// closes when the device disconnects.
-    pub async fn subscribe(&self, characteristic: Uuid, capacity: usize) -> Result<mpsc::Receiver<Vec<u8>>, BleError> {
+    /// Subscribes to a characteristic; its notification values arrive in order on a bounded queue that closes
+    /// when the device disconnects. A reader that falls behind loses the newest values, counted in
+    /// [`Notifications::dropped`], rather than holding up the stack.
+    pub async fn subscribe(&self, characteristic: Uuid, capacity: usize) -> Result<Notifications, BleError> {
         let c = self.characteristic(characteristic)?;
         // The stream first, so that nothing notified right after the subscription is missed.
         let mut stream = self.peripheral.notifications().await.map_err(stack("subscribing"))?;
         self.peripheral.subscribe(&c).await.map_err(stack("subscribing"))?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let task_dropped = dropped.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     next = stream.next() => match next {
-                        Some(n) if n.uuid == characteristic => {
-                            if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(n.value) {
-                                break;
+                        Some(n) if n.uuid == characteristic => match tx.try_send(n.value) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(_)) => {
+                                task_dropped.fetch_add(1, Ordering::Relaxed);
                             }
-                        }
+                            Err(mpsc::error::TrySendError::Closed(_)) => break,
+                        },
                         Some(_) => {}
                         None => break,
                     },
@@ -402,7 +415,7 @@ impl BleDevice {
                 }
             }
         });
-        Ok(rx)
+        Ok(Notifications { values: rx, dropped })
     }
 
     /// The GATT tree with SIG names, reading every readable characteristic and decoding the standard ones.
@@ -449,7 +462,9 @@ impl BleDevice {
             return Err(BleError::NotBenchtop { target: self.target });
         }
         let rx = self.characteristic(Uuid::from_u128(RX_CHARACTERISTIC_UUID))?;
-        let mut notifications =
+        // A notification dropped for a full queue cuts the stream: the frame decoder discards the frames it
+        // broke and counts them, and the session retries its request, as after noise on a serial line.
+        let Notifications { values: mut notifications, .. } =
             self.subscribe(Uuid::from_u128(TX_CHARACTERISTIC_UUID), super::gatt_link::GATT_NOTIFICATION_QUEUE).await?;
         let (pipe, mut end) = gatt_pipe(self.att_mtu());
         let peripheral = self.peripheral.clone();
