@@ -7,23 +7,23 @@
 //! says what happened and what to do, never a panic. BlueZ is reached through libdbus, which honours
 //! `DBUS_SYSTEM_BUS_ADDRESS`: that is how the tests put a stand-in on a private bus.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use btleplug::api::{Central as _, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter, WriteType};
 use btleplug::platform::{Adapter, Manager, Peripheral};
 use futures::StreamExt as _;
-use serde::Serialize;
-use thiserror::Error;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use super::decode::{decode_standard, plot_values};
+use super::decode::plot_values;
+pub use super::error::BleError;
+use super::error::stack;
+pub use super::explore::{CharacteristicNode, GattTree, ServiceNode};
 use super::gatt_link::{gatt_link, gatt_pipe};
 use super::names::{AttributeKind, label};
-use super::scan::{Advertisement, ScanTable, hex};
+use super::scan::{Advertisement, ScanTable};
 use crate::io::link::Link;
 use crate::model::source::BoardFormat;
 use crate::model::textline::TextFormat;
@@ -32,115 +32,6 @@ use crate::model::textline::TextFormat;
 pub const FIND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection and its service discovery may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Why Bluetooth did not work.
-#[derive(Debug, Error)]
-pub enum BleError {
-    /// libdbus could not reach the system bus.
-    #[error(
-        "Bluetooth is not reachable: there is no system D-Bus ({reason}). BlueZ is reached over the system bus; start it (systemctl start dbus) or run Benchtop where it runs"
-    )]
-    NoSystemBus {
-        /// What libdbus said.
-        reason: String,
-    },
-    /// The system bus has no BlueZ on it.
-    #[error(
-        "Bluetooth is not available: BlueZ (bluetoothd) is not running on the system bus ({reason}). Install bluez and start it: sudo systemctl start bluetooth"
-    )]
-    NoBluez {
-        /// What the bus said.
-        reason: String,
-    },
-    /// No adapter at all.
-    #[error(
-        "no Bluetooth adapter found. Plug in a USB adapter, or check that the built-in one is not blocked (rfkill list)"
-    )]
-    NoAdapter,
-    /// An adapter that is switched off.
-    #[error(
-        "the Bluetooth adapter {adapter} is off. Turn Bluetooth on (bluetoothctl power on, or the system settings)"
-    )]
-    AdapterOff {
-        /// The adapter.
-        adapter: String,
-    },
-    /// The stack refused us.
-    #[error(
-        "permission denied using Bluetooth ({reason}). On Linux add your user to the `bluetooth` group or allow it in BlueZ's D-Bus policy; on macOS allow Bluetooth for this program in System Settings › Privacy"
-    )]
-    PermissionDenied {
-        /// What the stack said.
-        reason: String,
-    },
-    /// The device did not show up.
-    #[error(
-        "no BLE device named or with id `{target}` advertised within {seconds} s. Check that it is on, advertising and in range; `benchtop ble scan` lists what is"
-    )]
-    NotFound {
-        /// Name, address or id asked for.
-        target: String,
-        /// How long we looked.
-        seconds: u64,
-    },
-    /// The device has no Benchtop service.
-    #[error(
-        "{target} has no Benchtop protocol service, so it cannot be used as a board; explore it with `benchtop ble explore ble:{target}`"
-    )]
-    NotBenchtop {
-        /// The device.
-        target: String,
-    },
-    /// A characteristic is not there.
-    #[error("{target} has no characteristic {characteristic}")]
-    NoCharacteristic {
-        /// The device.
-        target: String,
-        /// The characteristic.
-        characteristic: String,
-    },
-    /// Anything else the stack reported.
-    #[error("Bluetooth {action} failed: {reason}")]
-    Stack {
-        /// What we were doing.
-        action: &'static str,
-        /// What the stack said.
-        reason: String,
-    },
-}
-
-impl BleError {
-    /// Classifies a btleplug error from `action`.
-    pub fn from_stack(action: &'static str, error: btleplug::Error) -> Self {
-        let reason = error.to_string();
-        let has = |needles: &[&str]| needles.iter().any(|n| reason.contains(n));
-        match error {
-            btleplug::Error::PermissionDenied => BleError::PermissionDenied { reason },
-            btleplug::Error::NoAdapterAvailable => BleError::NoAdapter,
-            _ if has(&["AccessDenied", "NotPermitted", "NotAuthorized", "ermission denied"]) => {
-                BleError::PermissionDenied { reason }
-            }
-            _ if has(&[
-                "FileNotFound",
-                "NoServer",
-                "No such file",
-                "Failed to connect to socket",
-                "Connection refused",
-            ]) =>
-            {
-                BleError::NoSystemBus { reason }
-            }
-            _ if has(&["ServiceUnknown", "Spawn.", "NameHasNoOwner", "org.bluez was not provided"]) => {
-                BleError::NoBluez { reason }
-            }
-            _ => BleError::Stack { action, reason },
-        }
-    }
-}
-
-fn stack(action: &'static str) -> impl FnOnce(btleplug::Error) -> BleError {
-    move |error| BleError::from_stack(action, error)
-}
 
 /// The first Bluetooth adapter, checked to be on.
 pub async fn adapter() -> Result<Adapter, BleError> {
@@ -266,64 +157,6 @@ pub struct Notifications {
     pub dropped: Arc<AtomicU64>,
 }
 
-/// One readable standard characteristic's value in an explored tree.
-#[derive(Debug, Clone, Serialize)]
-pub struct CharacteristicNode {
-    /// Full UUID.
-    pub uuid: String,
-    /// `0x2A19 Battery Level` or the UUID.
-    pub label: String,
-    /// `read`, `write`, `write-without-response`, `notify`, `indicate`.
-    pub properties: Vec<&'static str>,
-    /// Descriptors, labelled.
-    pub descriptors: Vec<String>,
-    /// The value read, hex (readable characteristics only, when read).
-    pub value_hex: Option<String>,
-    /// The value decoded, for standard characteristics.
-    pub decoded: Option<String>,
-}
-
-/// One service of an explored tree.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceNode {
-    /// Full UUID.
-    pub uuid: String,
-    /// `0x180F Battery` or the UUID.
-    pub label: String,
-    /// Whether primary.
-    pub primary: bool,
-    /// Its characteristics.
-    pub characteristics: Vec<CharacteristicNode>,
-}
-
-/// A device's GATT database as discovered.
-#[derive(Debug, Clone, Serialize)]
-pub struct GattTree {
-    /// The device as asked for.
-    pub target: String,
-    /// Its address.
-    pub address: String,
-    /// The ATT MTU of the connection, bytes.
-    pub att_mtu: u16,
-    /// Services in UUID order.
-    pub services: Vec<ServiceNode>,
-}
-
-fn property_names(c: &Characteristic) -> Vec<&'static str> {
-    use btleplug::api::CharPropFlags as F;
-    [
-        (F::READ, "read"),
-        (F::WRITE, "write"),
-        (F::WRITE_WITHOUT_RESPONSE, "write-without-response"),
-        (F::NOTIFY, "notify"),
-        (F::INDICATE, "indicate"),
-    ]
-    .into_iter()
-    .filter(|(flag, _)| c.properties.contains(*flag))
-    .map(|(_, name)| name)
-    .collect()
-}
-
 impl BleDevice {
     /// Finds `target` on the first adapter, connects and discovers its services.
     pub async fn connect(target: &str) -> Result<BleDevice, BleError> {
@@ -346,6 +179,11 @@ impl BleDevice {
             .map_err(|_| timed_out())?
             .map_err(stack("discovering services"))?;
         Ok(BleDevice { peripheral, target: target.to_string() })
+    }
+
+    /// The name, address or id it was found by.
+    pub fn target(&self) -> &str {
+        &self.target
     }
 
     /// The btleplug peripheral, for operations this type has no method for.
@@ -416,42 +254,6 @@ impl BleDevice {
             }
         });
         Ok(Notifications { values: rx, dropped })
-    }
-
-    /// The GATT tree with SIG names, reading every readable characteristic and decoding the standard ones.
-    pub async fn explore(&self) -> GattTree {
-        let mut services = Vec::new();
-        for service in self.peripheral.services() {
-            let mut characteristics = Vec::new();
-            for c in &service.characteristics {
-                let properties = property_names(c);
-                let value = if properties.contains(&"read") { self.peripheral.read(c).await.ok() } else { None };
-                let decoded = value.as_ref().and_then(|v| match decode_standard(c.uuid, v)? {
-                    Ok(decoded) => Some(decoded.to_string()),
-                    Err(error) => Some(error.to_string()),
-                });
-                characteristics.push(CharacteristicNode {
-                    uuid: c.uuid.to_string(),
-                    label: label(AttributeKind::Characteristic, c.uuid),
-                    properties,
-                    descriptors: c.descriptors.iter().map(|d| label(AttributeKind::Descriptor, d.uuid)).collect(),
-                    value_hex: value.as_deref().map(hex),
-                    decoded,
-                });
-            }
-            services.push(ServiceNode {
-                uuid: service.uuid.to_string(),
-                label: label(AttributeKind::Service, service.uuid),
-                primary: service.primary,
-                characteristics,
-            });
-        }
-        GattTree {
-            target: self.target.clone(),
-            address: self.peripheral.address().to_string(),
-            att_mtu: self.att_mtu(),
-            services,
-        }
     }
 
     /// The Benchtop protocol over this device's GATT service, as a [`Link`]; dropping the link disconnects.
@@ -552,34 +354,5 @@ pub async fn open_board_link(target: &str) -> Result<(Link, BoardFormat), BleErr
         Ok((device.into_link().await?, BoardFormat::Protocol))
     } else {
         Ok((device.into_notification_lines().await?, BoardFormat::Text(TextFormat::Plotter)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stack_errors_become_sentences_that_say_what_to_do() {
-        let other = |text: &str| btleplug::Error::Other(text.to_string().into());
-        let no_bus = BleError::from_stack(
-            "start",
-            other(
-                "D-Bus error: Failed to connect to socket /run/dbus/system_bus_socket: No such file or directory (org.freedesktop.DBus.Error.FileNotFound)",
-            ),
-        );
-        assert!(matches!(no_bus, BleError::NoSystemBus { .. }), "{no_bus}");
-        assert!(no_bus.to_string().contains("system D-Bus"));
-        let no_bluez = BleError::from_stack(
-            "listing adapters",
-            other("D-Bus error: Could not activate remote peer. (org.freedesktop.DBus.Error.Spawn.ChildExited)"),
-        );
-        assert!(matches!(no_bluez, BleError::NoBluez { .. }), "{no_bluez}");
-        assert!(no_bluez.to_string().contains("systemctl start bluetooth"));
-        let denied =
-            BleError::from_stack("start", other("Rejected send message (org.freedesktop.DBus.Error.AccessDenied)"));
-        assert!(matches!(denied, BleError::PermissionDenied { .. }));
-        assert!(matches!(BleError::from_stack("x", btleplug::Error::NoAdapterAvailable), BleError::NoAdapter));
-        assert!(matches!(BleError::from_stack("x", other("strange")), BleError::Stack { .. }));
     }
 }
