@@ -93,6 +93,10 @@ fn cli_scans_explores_and_speaks_the_protocol_through_bluez() {
         board["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap_or("")).collect();
     assert!(services.contains(&"Battery") && services.contains(&"Benchtop protocol"), "{services:?}");
 
+    let filtered = stand_in.benchtop(&["ble", "scan", "--duration", "1s", "--filter", "ENV", "--sort", "name"]);
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+    assert!(filtered.starts_with("env-sensor"), "{filtered}");
+
     let table = stand_in.benchtop(&["ble", "explore", "ble:benchtop-sim"]);
     assert!(table.contains("service 0x180F Battery"), "{table}");
     assert!(table.contains("characteristic 0x2A19 Battery Level [read, notify] = 87 %"), "{table}");

@@ -172,7 +172,12 @@ impl ScanTable {
 
     /// The report `benchtop ble scan` prints, strongest first.
     pub fn report(&self) -> Vec<ScanReportRow> {
-        self.sorted(ScanSort::Signal, "").into_iter().map(ScanReportRow::new).collect()
+        self.report_sorted(ScanSort::Signal, "")
+    }
+
+    /// The report of the devices [`ScanTable::sorted`] keeps, in its order.
+    pub fn report_sorted(&self, sort: ScanSort, filter: &str) -> Vec<ScanReportRow> {
+        self.sorted(sort, filter).into_iter().map(ScanReportRow::new).collect()
     }
 }
 

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use crate::ble::central::{BleDevice, scan};
+use crate::ble::scan::ScanSort;
 use crate::model::source::Source;
 
 /// Options of `benchtop ble`.
@@ -25,6 +26,12 @@ pub enum BleCommand {
         /// How long to listen, e.g. 5s.
         #[arg(long, default_value = "5s")]
         duration: humantime::Duration,
+        /// Only devices whose name, address or id contains this (case-insensitive).
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Order: signal (strongest first), name, or last-seen.
+        #[arg(long, value_enum, default_value = "signal")]
+        sort: SortArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -39,12 +46,28 @@ pub enum BleCommand {
     },
 }
 
+/// The `--sort` of `benchtop ble scan`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SortArg {
+    /// Strongest latest RSSI first.
+    Signal,
+    /// By name, unnamed last.
+    Name,
+    /// Most recently seen first.
+    LastSeen,
+}
+
 /// Runs `benchtop ble`.
 pub async fn run(args: BleArgs) -> anyhow::Result<()> {
     match args.command {
-        BleCommand::Scan { duration, json } => {
+        BleCommand::Scan { duration, filter, sort, json } => {
             let table = scan(Duration::from(duration)).await.context("could not scan for BLE devices")?;
-            let report = table.report();
+            let sort = match sort {
+                SortArg::Signal => ScanSort::Signal,
+                SortArg::Name => ScanSort::Name,
+                SortArg::LastSeen => ScanSort::LastSeen,
+            };
+            let report = table.report_sorted(sort, &filter);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else if report.is_empty() {
