@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use eframe::egui::{self, RichText};
 use tokio::sync::{mpsc, watch};
 
+use super::ble_scan::BleScan;
 use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
@@ -60,6 +61,7 @@ pub struct BenchtopApp {
     /// MQTT bridges by device entry id, and whether the Live view shows the bridge form.
     bridges: std::collections::HashMap<u64, BridgePanel>,
     show_bridge: bool,
+    ble_scan: BleScan,
 }
 
 /// The views of the middle of the window; `benchtop --view NAME` opens on one (lowercase names).
@@ -114,6 +116,7 @@ impl BenchtopApp {
             provision: ProvisionView::new(runtime_for_provision),
             bridges: std::collections::HashMap::new(),
             show_bridge: false,
+            ble_scan: BleScan::default(),
         };
         app.connect(source);
         app
@@ -193,6 +196,11 @@ impl BenchtopApp {
     pub fn bridge(&mut self) -> Option<&mut BridgePanel> {
         let id = self.selected?;
         Some(self.bridges.entry(id).or_default())
+    }
+
+    /// The Bluetooth scan of the devices panel.
+    pub fn ble_scan(&mut self) -> &mut BleScan {
+        &mut self.ble_scan
     }
 
     /// The Provision tab.
@@ -605,6 +613,7 @@ impl eframe::App for BenchtopApp {
         });
         let ports = self.ports.borrow().clone();
         let mut actions = Vec::new();
+        let mut ble_open = None;
         egui::Panel::left("connections").resizable(true).default_size(300.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 actions = connections::connections_ui(
@@ -615,6 +624,8 @@ impl eframe::App for BenchtopApp {
                     self.selected,
                     &self.settings.recent_sources,
                 );
+                ui.separator();
+                ble_open = self.ble_scan.ui(ui, &self.runtime);
             });
         });
         egui::Panel::bottom("console").resizable(true).default_size(160.0).show(ui, |ui| self.console_ui(ui));
@@ -639,6 +650,9 @@ impl eframe::App for BenchtopApp {
         });
         self.toasts.ui(ui.ctx());
         self.apply(actions);
+        if let Some(source) = ble_open {
+            self.connect(&source);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
