@@ -5,24 +5,16 @@
 
 use std::time::{Duration, Instant};
 
-use benchtop::ui::BenchtopApp;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+
+#[path = "support/window.rs"]
+mod window;
 
 #[test]
 fn a_bluetooth_scan_shows_what_the_stack_says() {
     let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().unwrap()));
     let expected = runtime.block_on(benchtop::ble::central::adapter()).err().map(|e| e.to_string());
-    let handle = runtime.handle().clone();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=4"));
-    let started = Instant::now();
-    while harness.state().paused().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(10));
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut harness = window::connected("sim:seed=4");
     harness.get_by_label("Scan").click();
     harness.run_steps(2);
     let started = Instant::now();

@@ -5,6 +5,8 @@
 
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
+#[path = "support/window.rs"]
+mod window;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -13,23 +15,6 @@ use std::time::{Duration, Instant};
 use benchtop::ui::BenchtopApp;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-
-fn app(source: &str) -> Harness<'static, BenchtopApp> {
-    let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().unwrap()));
-    let handle = runtime.handle().clone();
-    let source = source.to_string();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, &source));
-    let started = Instant::now();
-    while harness.state().paused().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(10), "the source did not connect");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run_steps(2);
-    harness
-}
 
 fn step_until(
     harness: &mut Harness<'static, BenchtopApp>,
@@ -55,7 +40,7 @@ fn the_live_view_bridges_the_board_to_a_broker() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let mut harness = app("sim:seed=8");
+    let mut harness = window::connected("sim:seed=8");
     harness.get_by_label("MQTT bridge").click();
     harness.run_steps(2);
     harness.state_mut().bridge().unwrap().broker = broker.url();
@@ -95,7 +80,7 @@ fn an_mqtt_source_shows_device_status_and_alerts() {
     mosquitto::clients();
     let broker = mosquitto::Mosquitto::start();
     let port = broker.url().rsplit(':').next().unwrap().to_string();
-    let mut harness = app(&format!("{}/lab/#?alert=temperature>30", broker.url()));
+    let mut harness = window::connected(&format!("{}/lab/#?alert=temperature>30", broker.url()));
     let publish = |topic: &str, message: &str, retain: bool| {
         let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-t", topic, "-m", message];
         if retain {

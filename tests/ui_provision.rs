@@ -13,20 +13,13 @@ use benchtop::ui::BenchtopApp;
 use benchtop::ui::app::View;
 use benchtop::ui::provision_bench::StepState;
 use egui_kittest::Harness;
+
+#[path = "support/window.rs"]
+mod window;
 use egui_kittest::kittest::Queryable;
 
 fn app(ledger_url: &str) -> Harness<'static, BenchtopApp> {
-    let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().unwrap()));
-    let handle = runtime.handle().clone();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 1000.0])
-        .build_eframe(move |cc| BenchtopApp::new(cc.egui_ctx.clone(), handle, "sim:seed=4"));
-    let started = Instant::now();
-    while harness.state().paused().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(10));
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut harness = window::connected("sim:seed=4");
     harness.get_by_label("Provision").click();
     harness.run_steps(2);
     assert_eq!(harness.state().view(), View::Provision);
