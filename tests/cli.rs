@@ -87,6 +87,7 @@ fn errors_are_sentences_and_exit_codes() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8(output.stderr).unwrap().contains("unknown fault `explode`"));
 
-    let output = info("ble:env-sensor", &[]);
-    assert!(String::from_utf8(output.stderr).unwrap().contains("ble sources are not available"));
+    let output = info("coap://127.0.0.1/temperature", &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stderr).unwrap().contains("coap sources are not available"));
 }
