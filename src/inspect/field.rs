@@ -194,6 +194,17 @@ pub enum InspectError {
     UnknownFormat(String),
 }
 
+/// Test check: `field` and every field under it lie within a payload of `len` bytes, each child starting no
+/// earlier than its parent.
+#[cfg(test)]
+pub(crate) fn assert_within(field: &Field, len: usize) {
+    assert!(field.offset + field.length <= len, "{} at {}+{} beyond {len}", field.name, field.offset, field.length);
+    for child in &field.children {
+        assert!(child.offset >= field.offset, "{} starts before its parent", child.name);
+        assert_within(child, len);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

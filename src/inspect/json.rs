@@ -397,6 +397,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::field::assert_within;
     use proptest::prelude::*;
 
     fn root(text: &str) -> Field {
@@ -519,13 +520,6 @@ mod tests {
                     .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
             ]
         })
-    }
-
-    fn assert_within(field: &Field, len: usize) {
-        assert!(field.offset + field.length <= len, "{} beyond {len}", field.name);
-        for child in &field.children {
-            assert_within(child, len);
-        }
     }
 
     proptest! {

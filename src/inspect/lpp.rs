@@ -243,6 +243,7 @@ pub(crate) fn shift(field: &mut Field, by: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::field::assert_within;
     use proptest::prelude::*;
 
     #[test]
@@ -340,13 +341,6 @@ mod tests {
         assert_eq!(decoded.fields[0].name, "digital input [ch 1]");
         assert_eq!((decoded.fields[1].offset, decoded.fields[1].length), (3, 1));
         assert_eq!(decoded.warnings.len(), 1);
-    }
-
-    fn assert_within(field: &Field, len: usize) {
-        assert!(field.offset + field.length <= len, "{} beyond {len}", field.name);
-        for child in &field.children {
-            assert_within(child, len);
-        }
     }
 
     proptest! {

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::inspect::field::assert_within;
 
 fn root(bytes: &[u8]) -> Field {
     let decoded = decode(bytes);
@@ -182,14 +183,6 @@ fn nesting_is_limited() {
     let bytes = vec![0x81; 200];
     let decoded = decode(&bytes);
     assert!(decoded.warnings[0].contains("deeper than 64"));
-}
-
-fn assert_within(field: &Field, len: usize) {
-    assert!(field.offset + field.length <= len, "{} at {}+{} beyond {len}", field.name, field.offset, field.length);
-    for child in &field.children {
-        assert!(child.offset >= field.offset, "{} starts before its parent", child.name);
-        assert_within(child, len);
-    }
 }
 
 /// A minimal CBOR encoder for test documents: shortest heads, doubles for non-integers, text keys.

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::inspect::field::assert_within;
 
 fn field<'a>(decoded: &'a Decoded, name: &str) -> &'a Field {
     decoded.fields.iter().find(|f| f.name == name).unwrap()
@@ -123,13 +124,6 @@ fn format_errors_are_warned() {
     // unknown critical option 9
     let decoded = decode(&[0x40, 0x01, 0x00, 0x01, 0x90]);
     assert!(field(&decoded, "option 9").warnings[0].contains("critical"));
-}
-
-fn assert_within(field: &Field, len: usize) {
-    assert!(field.offset + field.length <= len, "{} beyond {len}", field.name);
-    for child in &field.children {
-        assert_within(child, len);
-    }
 }
 
 /// The option header for `delta` and `length` with its 13/14 extended bytes (RFC 7252 §3.1).

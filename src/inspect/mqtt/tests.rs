@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::inspect::field::assert_within;
 
 fn field<'a>(decoded: &'a Decoded, name: &str) -> &'a Field {
     decoded.fields.iter().find(|f| f.name == name).unwrap()
@@ -138,13 +139,6 @@ fn truncated_and_malformed_packets() {
     // MQTT 5 properties longer than the packet
     let decoded = decode_version(&[0x30, 0x04, 0x00, 0x01, b'a', 0x09], MqttVersion::V5);
     assert!(decoded.warnings[0].contains("properties run past"));
-}
-
-fn assert_within(field: &Field, len: usize) {
-    assert!(field.offset + field.length <= len, "{} beyond {len}", field.name);
-    for child in &field.children {
-        assert_within(child, len);
-    }
 }
 
 /// A PUBLISH packet: fixed header with the remaining length as a variable byte integer, topic, packet id.
