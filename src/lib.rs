@@ -2,10 +2,11 @@
 //!
 //! The crate is the whole application as a library, so that tests and benchmarks build the real thing; the
 //! `benchtop` binary is a thin wrapper around [`cli::run`]. Dependencies point one way:
-//! `firmware_protocol` ← [`model`] ← [`trace`] ← [`io`] / [`mqtt`] / [`ble`] ← [`ui`]; [`sim`] is a device written against the protocol.
+//! `firmware_protocol` ← [`model`] ← [`trace`] ← [`io`] / [`mqtt`] / [`coap`] / [`ble`] ← [`ui`]; [`sim`] is a device written against the protocol.
 
 pub mod ble;
 pub mod cli;
+pub mod coap;
 pub mod inspect;
 pub mod io;
 pub mod model;

@@ -87,7 +87,12 @@ fn errors_are_sentences_and_exit_codes() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8(output.stderr).unwrap().contains("unknown fault `explode`"));
 
+    let output = info("file:trace.btr", &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stderr).unwrap().contains("file sources are not available"));
+
+    // A CoAP resource has no device description: the error says where it works.
     let output = info("coap://127.0.0.1/temperature", &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8(output.stderr).unwrap().contains("coap sources are not available"));
+    assert!(String::from_utf8(output.stderr).unwrap().contains("benchtop coap get"));
 }

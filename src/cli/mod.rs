@@ -8,11 +8,13 @@ mod ble;
 mod bridge;
 mod broker;
 pub mod budget;
+mod coap;
 mod info;
 mod inspect;
 mod ledger;
 mod provision;
 mod record;
+mod record_coap;
 mod record_mqtt;
 mod record_ppk2;
 mod sim;
@@ -45,6 +47,8 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Scan for Bluetooth LE devices, or explore one's GATT services.
     Ble(ble::BleArgs),
+    /// GET, observe, PUT, POST or DELETE a CoAP resource, or list a server's resources.
+    Coap(coap::CoapArgs),
     /// Print a device's identity and channels.
     Info(info::InfoArgs),
     /// Record a device's channels headless to a file.
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None => crate::ui::run(runtime.handle().clone(), &cli.source, cli.view),
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Ble(args)) => runtime.block_on(ble::run(args)),
+        Some(Command::Coap(args)) => runtime.block_on(coap::run(args)),
         Some(Command::Info(args)) => runtime.block_on(info::run(args)),
         Some(Command::Record(args)) => runtime.block_on(record::run(args)),
         Some(Command::Budget(args)) => budget::run(args),

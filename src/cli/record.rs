@@ -1,6 +1,7 @@
 //! `benchtop record SOURCE --duration 10s --out FILE.btr|FILE.csv|FILE.parquet`: record a board headless;
 //! an MQTT subscription (`mqtt://HOST:PORT/FILTER`) is recorded as `time, topic, value` rows (see
-//! [`super::record_mqtt`]).
+//! [`super::record_mqtt`]); a CoAP resource (`coap://HOST/PATH`) as `time, resource, value` rows (see
+//! [`super::record_coap`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -18,7 +19,8 @@ use crate::model::source::Source;
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// The device: sim, serial:/dev/ttyACM0[?baud=…&format=plotter|csv], tcp:HOST:PORT, ble:NAME, ppk2:auto, ppk2:PATH,
-    /// or an MQTT subscription mqtt://HOST:PORT/TOPIC-FILTER (recorded to .csv as time, topic, value).
+    /// an MQTT subscription mqtt://HOST:PORT/TOPIC-FILTER (recorded to .csv as time, topic, value), or a CoAP
+    /// resource coap://HOST[:PORT]/PATH, observed (recorded to .csv as time, resource, value).
     pub source: String,
     /// How long to record, e.g. 10s, 2min.
     #[arg(long, default_value = "10s")]
@@ -55,6 +57,9 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<()> {
     }
     if let Source::Mqtt(url) = &source {
         return super::record_mqtt::run(&args, url).await;
+    }
+    if let Source::Coap(url) = &source {
+        return super::record_coap::run(&args, url).await;
     }
     let mut recorder = Recorder::create(&args.out)?;
     let opened = Board::open(&source, SessionOptions::default(), 65_536)

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use firmware_protocol::LogLevel;
 
 use super::record::RecordArgs;
-use crate::io::Telemetry;
+use crate::io::{Telemetry, TelemetryStream};
 use crate::mqtt::MqttBoard;
 use crate::mqtt::url::MqttUrl;
 
@@ -19,32 +19,10 @@ pub async fn run(args: &RecordArgs, url: &MqttUrl) -> anyhow::Result<()> {
     if args.out.extension().and_then(|e| e.to_str()) != Some("csv") {
         anyhow::bail!("an MQTT subscription is recorded to .csv (time, topic, value); name the file X.csv");
     }
-    let file = std::fs::File::create(&args.out).with_context(|| format!("could not create {}", args.out.display()))?;
-    let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    writer.write_record(["time", "topic", "value"])?;
     let (board, mut telemetry) =
         MqttBoard::open(url, 65_536).await.with_context(|| format!("could not subscribe to {url}"))?;
-    // Wall clock of each message: the clock at start plus the monotonic time since, so rows never go backwards.
-    let (wall_start, started) = (SystemTime::now(), Instant::now());
     let duration = Duration::from(args.duration);
-    let deadline = tokio::time::Instant::now() + duration;
-    let mut rows = 0u64;
-    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, telemetry.rx.recv()).await {
-        match message {
-            Telemetry::Text { received_at, values, .. } => {
-                let at = wall_start + received_at.saturating_duration_since(started);
-                let time = humantime::format_rfc3339_millis(at).to_string();
-                for (topic, value) in values {
-                    writer.write_record([time.as_str(), topic.as_str(), &value.to_string()])?;
-                    rows += 1;
-                }
-            }
-            // Warnings (alerts, undecodable payloads, lost connections) already went to the log on stderr.
-            Telemetry::Log { line, .. } if line.level == LogLevel::Info => eprintln!("{}", line.text),
-            _ => {}
-        }
-    }
-    writer.flush().with_context(|| format!("could not write {}", args.out.display()))?;
+    let rows = write_feed(args, "topic", &mut telemetry).await?;
     let stats = board.mqtt_stats().snapshot();
     let dropped = board.stats().snapshot().dropped_messages + stats.inbox_dropped;
     if args.json {
@@ -71,4 +49,32 @@ pub async fn run(args: &RecordArgs, url: &MqttUrl) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// Writes `telemetry` for `args.duration` to `args.out` as `time, {name_column}, value` rows; returns the
+/// number of rows. Info log lines go to stderr (warnings already went to the log).
+pub async fn write_feed(args: &RecordArgs, name_column: &str, telemetry: &mut TelemetryStream) -> anyhow::Result<u64> {
+    let file = std::fs::File::create(&args.out).with_context(|| format!("could not create {}", args.out.display()))?;
+    let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    writer.write_record(["time", name_column, "value"])?;
+    // Wall clock of each message: the clock at start plus the monotonic time since, so rows never go backwards.
+    let (wall_start, started) = (SystemTime::now(), Instant::now());
+    let deadline = tokio::time::Instant::now() + Duration::from(args.duration);
+    let mut rows = 0u64;
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, telemetry.rx.recv()).await {
+        match message {
+            Telemetry::Text { received_at, values, .. } => {
+                let at = wall_start + received_at.saturating_duration_since(started);
+                let time = humantime::format_rfc3339_millis(at).to_string();
+                for (name, value) in values {
+                    writer.write_record([time.as_str(), name.as_str(), &value.to_string()])?;
+                    rows += 1;
+                }
+            }
+            Telemetry::Log { line, .. } if line.level == LogLevel::Info => eprintln!("{}", line.text),
+            _ => {}
+        }
+    }
+    writer.flush().with_context(|| format!("could not write {}", args.out.display()))?;
+    Ok(rows)
 }

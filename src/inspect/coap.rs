@@ -7,7 +7,7 @@
 //! without payload) gets a warning; where the message cannot be followed further the rest is one `bytes` field.
 //! Never panics, and every loop consumes a byte.
 
-mod names;
+pub(crate) mod names;
 #[cfg(test)]
 mod tests;
 

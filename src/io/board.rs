@@ -1,7 +1,7 @@
 //! A board of any kind: one that speaks the Benchtop protocol (a [`Session`]), one that prints text lines (a
-//! [`TextBoard`]; also a BLE device without the Benchtop service, whose notifications become lines), or an MQTT
-//! subscription (an [`MqttBoard`]), behind one type so that the window and the
-//! recorder treat them alike.
+//! [`TextBoard`]; also a BLE device without the Benchtop service, whose notifications become lines), an MQTT
+//! subscription (an [`MqttBoard`]) or a CoAP resource (a [`CoapBoard`]), behind one type so that the window and
+//! the recorder treat them alike.
 //!
 //! With [`BoardFormat::Detect`], opening probes the link: it sends a ping frame and watches what comes back.
 //! A valid frame means a protocol board; a few complete text lines without one mean a text board. Nothing read
@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use super::capture::FrameListener;
 use super::link::{Link, LinkCloser, LinkError, LinkStats};
 use super::session::{Session, SessionError, SessionOptions, Telemetry, TelemetryStream};
+use crate::coap::CoapBoard;
 use crate::model::source::{BoardFormat, Source};
 use crate::model::textline::{LineSplitter, TextDecoder, TextFormat};
 use crate::mqtt::MqttBoard;
@@ -37,6 +38,8 @@ pub enum Board {
     Text(TextBoard),
     /// An MQTT subscription: one channel per topic.
     Mqtt(MqttBoard),
+    /// A CoAP resource: one channel per resource (or field of it).
+    Coap(CoapBoard),
 }
 
 /// A board and its telemetry, as opened.
@@ -53,6 +56,10 @@ impl Board {
         if let Source::Mqtt(url) = source {
             let (board, telemetry) = MqttBoard::open(url, capacity).await?;
             return Ok(OpenBoard { board: Board::Mqtt(board), telemetry });
+        }
+        if let Source::Coap(url) = source {
+            let (board, telemetry) = CoapBoard::open(url, capacity).await?;
+            return Ok(OpenBoard { board: Board::Coap(board), telemetry });
         }
         let (mut link, format) = match source {
             Source::Serial { format, .. } | Source::Tcp { format, .. } => (Link::open(source).await?, *format),
@@ -84,6 +91,7 @@ impl Board {
             Board::Protocol(session) => session.info(),
             Board::Text(board) => &board.info,
             Board::Mqtt(board) => board.info(),
+            Board::Coap(board) => board.info(),
         }
     }
 
@@ -93,16 +101,18 @@ impl Board {
             Board::Protocol(session) => session.stats(),
             Board::Text(board) => &board.stats,
             Board::Mqtt(board) => board.stats(),
+            Board::Coap(board) => board.stats(),
         }
     }
 
     /// Copies of what crosses the wire, for the Inspect tab's capture list: protocol frames, or received
-    /// MQTT PUBLISH packets; `None` for a text board.
+    /// MQTT PUBLISH packets, or CoAP datagrams both ways; `None` for a text board.
     pub fn frames(&self) -> Option<FrameListener> {
         match self {
             Board::Protocol(session) => Some(session.frames()),
             Board::Text(_) => None,
             Board::Mqtt(board) => Some(board.frames()),
+            Board::Coap(board) => Some(board.frames()),
         }
     }
 

@@ -1,5 +1,5 @@
 //! A tap on a session's wire: a copy of every protocol frame sent to and received from the device (or of every
-//! MQTT PUBLISH packet an MQTT source receives), for the payload inspector's capture list.
+//! MQTT PUBLISH packet an MQTT source receives, or of every CoAP datagram a CoAP source sends and receives), for the payload inspector's capture list.
 //!
 //! The tap is a bounded broadcast ring: a frame costs nothing while nobody listens (it is not even copied),
 //! and a listener that falls behind loses the oldest frames, counted, never the newest and never by blocking
@@ -40,6 +40,8 @@ pub enum FrameKind {
     Protocol,
     /// An MQTT packet (an MQTT source's PUBLISH).
     Mqtt,
+    /// A CoAP datagram (a CoAP source's requests, responses and notifications).
+    Coap,
 }
 
 /// One frame as it crossed the wire.
@@ -101,6 +103,11 @@ impl FrameTap {
     /// Records an MQTT packet.
     pub fn mqtt(&self, direction: Direction, packet: &[u8]) {
         self.send(FrameKind::Mqtt, direction, packet);
+    }
+
+    /// Records a CoAP datagram.
+    pub fn coap(&self, direction: Direction, datagram: &[u8]) {
+        self.send(FrameKind::Coap, direction, datagram);
     }
 
     fn send(&self, kind: FrameKind, direction: Direction, bytes: &[u8]) {

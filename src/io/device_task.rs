@@ -340,6 +340,10 @@ pub async fn run_device(
                             let reason = "an MQTT source only subscribes; publish with mosquitto_pub or a bridge";
                             sink.state(DeviceEvent::Refused(reason.into())).await;
                         }
+                        Board::Coap(_) => {
+                            let reason = "a CoAP source reads its resource; write with PUT or POST (benchtop coap put)";
+                            sink.state(DeviceEvent::Refused(reason.into())).await;
+                        }
                     },
                 },
             }

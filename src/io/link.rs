@@ -120,6 +120,14 @@ pub enum LinkError {
         /// The kind.
         kind: &'static str,
     },
+    /// A source that is not a byte stream (MQTT, CoAP), asked for where only a device link will do.
+    #[error("a {kind} source is not a device link: {hint}")]
+    NotALink {
+        /// The kind.
+        kind: &'static str,
+        /// Where it works instead.
+        hint: &'static str,
+    },
     /// Bluetooth did not work, or the device is not a Benchtop board.
     #[error(transparent)]
     Ble(#[from] crate::ble::BleError),
@@ -166,6 +174,10 @@ impl Link {
             }
             Source::Tcp { address, .. } => Self::tcp(address).await,
             Source::Mqtt(_) => Err(LinkError::Unsupported { kind: "mqtt" }),
+            Source::Coap(_) => Err(LinkError::NotALink {
+                kind: "CoAP",
+                hint: "read it with `benchtop coap get URI`, list the server's resources with `benchtop coap discover`, record it with `benchtop record`, or open it in the window",
+            }),
             Source::Ble { device } => Ok(crate::ble::central::open_link(device).await?),
             Source::Other { kind, .. } => Err(LinkError::Unsupported { kind }),
         }

@@ -47,6 +47,9 @@ pub enum SessionError {
     /// An MQTT source could not connect or subscribe.
     #[error(transparent)]
     Mqtt(#[from] crate::mqtt::MqttError),
+    /// A CoAP source failed.
+    #[error(transparent)]
+    Coap(#[from] crate::coap::CoapError),
     /// No answer.
     #[error(
         "the device did not answer {endpoint} ({attempts} attempts, {timeout_ms} ms each). Check the cable, the baud rate, and that the board runs Benchtop-protocol firmware"

@@ -1,16 +1,18 @@
 //! Source strings: one string names where data comes from, the same in the GUI, the CLI and settings.
 //!
 //! `sim`, `sim:seed=7,faults=corrupt=0.01`, `serial:/dev/ttyACM0?baud=115200`, `serial:auto`,
-//! `tcp:127.0.0.1:7000`, `mqtt://127.0.0.1:1883/sensors/#` (and `mqtts://`), `ble:env-sensor`; and the kinds other
-//! parts of Benchtop open (`ppk2:`, `coap://`, `file:`), which parse here so that the error can say they are
-//! not available yet rather than "unknown". An MQTT source is read with [`crate::mqtt::url`], which is pure
-//! parsing like the rest of this module; it prints with its password hidden.
+//! `tcp:127.0.0.1:7000`, `mqtt://127.0.0.1:1883/sensors/#` (and `mqtts://`), `coap://127.0.0.1/temperature`,
+//! `ble:env-sensor`; and the kinds other parts of Benchtop open (`ppk2:`, `file:`), which parse here so that
+//! the error can say where they work rather than "unknown". MQTT and CoAP sources are read with
+//! [`crate::mqtt::url`] and [`crate::coap::url`], pure parsing like the rest of this module; an MQTT source
+//! prints with its password hidden.
 
 use std::fmt;
 
 use thiserror::Error;
 
 use super::textline::TextFormat;
+use crate::coap::url::CoapUrl;
 use crate::mqtt::url::MqttUrl;
 
 /// Default serial baud rate.
@@ -46,6 +48,8 @@ pub enum Source {
     },
     /// An MQTT subscription: a broker URL with a topic filter.
     Mqtt(Box<MqttUrl>),
+    /// A CoAP resource, observed or polled.
+    Coap(Box<CoapUrl>),
     /// A Bluetooth LE board that offers the Benchtop protocol service.
     Ble {
         /// Its advertised name, its address (`AA:BB:CC:DD:EE:FF`) or its platform id.
@@ -53,7 +57,7 @@ pub enum Source {
     },
     /// A kind of source Benchtop names but this build does not open yet.
     Other {
-        /// The kind (`ppk2`, `coap`, `file`).
+        /// The kind (`ppk2`, `file`).
         kind: &'static str,
         /// The rest of the string.
         target: String,
@@ -135,7 +139,11 @@ impl Source {
             }
             return Ok(Source::Ble { device: device.to_string() });
         }
-        for (prefix, kind) in [("ppk2:", "ppk2"), ("coap://", "coap"), ("file:", "file")] {
+        if text.starts_with("coap://") || text.starts_with("coaps://") {
+            let url = CoapUrl::parse(text).map_err(|e| SourceError::Bad { text: e.url, reason: e.reason })?;
+            return Ok(Source::Coap(Box::new(url)));
+        }
+        for (prefix, kind) in [("ppk2:", "ppk2"), ("file:", "file")] {
             if let Some(target) = text.strip_prefix(prefix) {
                 return Ok(Source::Other { kind, target: target.to_string() });
             }
@@ -262,11 +270,9 @@ impl fmt::Display for Source {
                 Ok(())
             }
             Source::Mqtt(url) => write!(f, "{url}"),
+            Source::Coap(url) => write!(f, "{url}"),
             Source::Ble { device } => write!(f, "ble:{device}"),
-            Source::Other { kind, target } => match *kind {
-                "mqtt" | "coap" => write!(f, "{kind}://{target}"),
-                _ => write!(f, "{kind}:{target}"),
-            },
+            Source::Other { kind, target } => write!(f, "{kind}:{target}"),
         }
     }
 }
@@ -322,6 +328,7 @@ mod tests {
         assert!(matches!(Source::parse("serial:/dev/x?parity=odd"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("serial:/dev/x?dtr=low"), Err(SourceError::Bad { .. })));
         assert!(matches!(Source::parse("mqtt://127.0.0.1:1883"), Err(SourceError::Bad { .. })));
+        assert!(matches!(Source::parse("coap://127.0.0.1/t?block=3"), Err(SourceError::Bad { .. })));
         let error = Source::parse("mqtt://u:hunter2@h:1883/t?qos=7").unwrap_err().to_string();
         assert!(error.contains("qos") && !error.contains("hunter2"), "{error}");
     }

@@ -101,7 +101,7 @@ pub fn status_device(topic: &str) -> Option<&str> {
     (parent == "status" && !device.is_empty()).then_some(device)
 }
 
-fn number(payload: &[u8]) -> Option<f64> {
+pub(crate) fn number(payload: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(payload).ok()?.trim();
     if let Ok(value) = text.parse::<f64>() {
         return value.is_finite().then_some(value);
@@ -134,7 +134,7 @@ fn json_path(payload: &[u8], path: &str) -> Result<f64, String> {
     }
 }
 
-fn numeric_leaves(field: &Field, prefix: &str, out: &mut dyn FnMut(String, f64)) {
+pub(crate) fn numeric_leaves(field: &Field, prefix: &str, out: &mut dyn FnMut(String, f64)) {
     let name = if prefix.is_empty() { field.name.clone() } else { format!("{prefix}.{}", field.name) };
     if field.children.is_empty() {
         if let Some(value) = field.value.as_f64() {

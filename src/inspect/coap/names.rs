@@ -43,7 +43,7 @@ pub(super) fn option_info(number: u32) -> (Option<&'static str>, OptionKind) {
 }
 
 /// The name of a method or response code (`class << 5 | detail`), empty when unassigned.
-pub(super) fn code_name(code: u8) -> &'static str {
+pub(crate) fn code_name(code: u8) -> &'static str {
     match (code >> 5, code & 0x1F) {
         (0, 0) => "Empty",
         (0, 1) => "GET",
@@ -81,7 +81,7 @@ pub(super) fn code_name(code: u8) -> &'static str {
 }
 
 /// The media type of a Content-Format number.
-pub(super) fn content_format_name(format: u64) -> &'static str {
+pub(crate) fn content_format_name(format: u64) -> &'static str {
     match format {
         0 => "text/plain;charset=utf-8",
         16 => "application/cose; cose-type=\"cose-encrypt0\"",
