@@ -2,7 +2,8 @@
 //! protocol frames connected devices send and receive.
 //!
 //! A 1 kHz telemetry stream must not bury the one request a user wants to look at, so the list keeps the
-//! newest [`CAPTURES_PER_KIND`] of each kind (telemetry, requests and responses, logs, pasted) and no more;
+//! newest [`CAPTURES_PER_KIND`] of each kind (telemetry, requests and responses, logs, MQTT, CoAP, pasted) and
+//! no more;
 //! the user can hide kinds and pause the list (frames that arrive while paused are counted, not kept).
 //! Labelling a frame reads only its header.
 
@@ -13,7 +14,7 @@ use eframe::egui::{self, RichText};
 use postcard_rpc::host_client::SchemaReport;
 
 use crate::inspect::frame::identify;
-use crate::io::capture::CapturedFrame;
+use crate::io::capture::{CapturedFrame, FrameKind};
 use crate::ui::theme;
 
 /// Captures kept of each kind.
@@ -30,6 +31,8 @@ pub enum CaptureKind {
     Log,
     /// MQTT PUBLISH packets received from a broker (decoded with the `mqtt` format).
     Mqtt,
+    /// CoAP datagrams a CoAP source sent or received (decoded with the `coap` format).
+    Coap,
     /// Pasted, or taken from the console.
     Pasted,
 }
@@ -50,13 +53,14 @@ pub struct Capture {
 impl Capture {
     /// Whether it is a protocol frame of a device (decoded with the `frame` format).
     pub fn is_frame(&self) -> bool {
-        !matches!(self.kind, CaptureKind::Pasted | CaptureKind::Mqtt)
+        !matches!(self.kind, CaptureKind::Pasted | CaptureKind::Mqtt | CaptureKind::Coap)
     }
 
     /// The built-in format that reads it, if it came from a device or a broker.
     pub fn format(&self) -> Option<&'static str> {
         match self.kind {
             CaptureKind::Mqtt => Some("mqtt"),
+            CaptureKind::Coap => Some("coap"),
             CaptureKind::Pasted => None,
             _ => Some("frame"),
         }
@@ -74,11 +78,13 @@ pub struct CaptureFilter {
     pub logs: bool,
     /// Show MQTT messages.
     pub mqtt: bool,
+    /// Show CoAP datagrams.
+    pub coap: bool,
 }
 
 impl Default for CaptureFilter {
     fn default() -> Self {
-        Self { telemetry: true, exchanges: true, logs: true, mqtt: true }
+        Self { telemetry: true, exchanges: true, logs: true, mqtt: true, coap: true }
     }
 }
 
@@ -89,6 +95,7 @@ impl CaptureFilter {
             CaptureKind::Exchange => self.exchanges,
             CaptureKind::Log => self.logs,
             CaptureKind::Mqtt => self.mqtt,
+            CaptureKind::Coap => self.coap,
             CaptureKind::Pasted => true,
         }
     }
@@ -119,7 +126,8 @@ impl Captures {
         }
     }
 
-    /// Keeps a device's protocol frame, labelled `source · received path kind · t s · n bytes`, unless paused.
+    /// Keeps a device's protocol frame, labelled `source · received path kind · t s · n bytes` (an MQTT packet by
+    /// its topic, a CoAP datagram by its one-line summary), unless paused.
     pub fn push_frame(&mut self, source: &str, frame: &CapturedFrame, at_s: f64, schema: Option<Arc<SchemaReport>>) {
         if self.paused {
             self.skipped_while_paused += 1;
@@ -132,6 +140,16 @@ impl Captures {
                 frame.bytes.len()
             );
             self.push(Capture { label, bytes: frame.bytes.clone(), kind: CaptureKind::Mqtt, schema: None });
+            return;
+        }
+        if frame.kind == FrameKind::Coap {
+            let label = format!(
+                "{source} · {} {} · {at_s:.3} s · {} bytes",
+                frame.direction.verb(),
+                crate::coap::message::summary(&frame.bytes),
+                frame.bytes.len()
+            );
+            self.push(Capture { label, bytes: frame.bytes.clone(), kind: CaptureKind::Coap, schema: None });
             return;
         }
         let (what, kind) = match identify(&frame.bytes, schema.as_deref()) {
@@ -171,6 +189,7 @@ impl Captures {
             ui.checkbox(&mut self.filter.exchanges, "Requests and responses");
             ui.checkbox(&mut self.filter.logs, "Logs");
             ui.checkbox(&mut self.filter.mqtt, "MQTT");
+            ui.checkbox(&mut self.filter.coap, "CoAP");
             let pause = if self.paused { "Resume capture" } else { "Pause capture" };
             if ui.button(pause).on_hover_text("Keep the list still while you look at it").clicked() {
                 self.paused = !self.paused;
@@ -199,7 +218,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::io::capture::{Direction, FrameKind};
+    use crate::io::capture::Direction;
 
     fn frame(hex: &str) -> CapturedFrame {
         let bytes = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
@@ -247,5 +266,44 @@ mod tests {
         assert_eq!(capture.format(), Some("mqtt"));
         captures.filter.mqtt = false;
         assert_eq!(captures.shown().count(), 0);
+    }
+
+    #[test]
+    fn coap_datagrams_are_labelled_by_their_summary_and_direction_and_read_as_coap() {
+        let mut captures = Captures::default();
+        // CON GET /temperature with Observe 0, message id 0x1a2b, token 0x7e.
+        let request = vec![
+            0x41, 0x01, 0x1a, 0x2b, 0x7e, 0x60, 0x5b, b't', b'e', b'm', b'p', b'e', b'r', b'a', b't', b'u', b'r', b'e',
+        ];
+        // ACK 2.05 Content, Observe 3, payload "21.5".
+        let response = vec![0x61, 0x45, 0x1a, 0x2b, 0x7e, 0x61, 0x03, 0xFF, b'2', b'1', b'.', b'5'];
+        let at = Instant::now();
+        let source = "coap://127.0.0.1:5683/temperature";
+        let sent = CapturedFrame { kind: FrameKind::Coap, direction: Direction::ToDevice, at, bytes: request };
+        let received = CapturedFrame { kind: FrameKind::Coap, direction: Direction::FromDevice, at, bytes: response };
+        captures.push_frame(source, &sent, 1.0, None);
+        captures.push_frame(source, &received, 1.25, None);
+        let labels: Vec<&str> = captures.all().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "coap://127.0.0.1:5683/temperature · received ACK 2.05 Content obs=3 (4 B) mid 0x1a2b · 1.250 s · 12 bytes",
+                "coap://127.0.0.1:5683/temperature · sent CON GET /temperature obs=0 mid 0x1a2b · 1.000 s · 18 bytes",
+            ]
+        );
+        let capture = captures.all().next().unwrap();
+        assert_eq!((capture.kind, capture.format(), capture.is_frame()), (CaptureKind::Coap, Some("coap"), false));
+        // A datagram that is not CoAP still lands in the CoAP list, saying why.
+        let junk = CapturedFrame { kind: FrameKind::Coap, direction: Direction::FromDevice, at, bytes: vec![0xC0] };
+        captures.push_frame(source, &junk, 2.0, None);
+        assert!(
+            captures.all().next().unwrap().label.contains("received not CoAP ("),
+            "{}",
+            captures.all().next().unwrap().label
+        );
+        captures.filter.coap = false;
+        assert_eq!(captures.shown().count(), 0);
+        captures.filter = CaptureFilter { coap: true, ..CaptureFilter::default() };
+        assert_eq!(captures.shown().count(), 3);
     }
 }
