@@ -74,6 +74,13 @@ fn get_reads_text_json_senml_and_a_large_body_in_blocks() {
         assert!(block_requests >= 2 + 12, "block-wise GETs: {seen:#?}");
         assert!(seen.iter().any(|s| s.starts_with("received ACK 2.05 Content block2=11/256 (184 B)")), "{seen:#?}");
 
+        // Non-confirmable: no ACK, the response comes as its own NON message.
+        let non = client.get(&url(&server.url("/config?type=non"))).await.unwrap();
+        assert_eq!(non.payload, b"interval=60");
+        let seen = summaries(&mut datagrams);
+        assert!(seen.iter().any(|s| s.starts_with("sent NON GET /config")), "{seen:#?}");
+        assert!(seen.iter().any(|s| s.starts_with("received NON 2.05 Content")), "{seen:#?}");
+
         let missing = client.get(&url(&server.url("/nothing"))).await.unwrap();
         assert_eq!(missing.code_text(), "4.04 Not Found");
         assert!(!missing.is_success());
@@ -287,8 +294,9 @@ fn a_malformed_datagram_is_reported_and_nothing_breaks() {
     let port = socket.local_addr().unwrap().port();
     let answering = std::thread::spawn(move || {
         let mut buffer = [0u8; 2048];
-        loop {
-            let (len, from) = socket.recv_from(&mut buffer).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        // Until the test stops asking.
+        while let Ok((len, from)) = socket.recv_from(&mut buffer) {
             let request = coap_lite::Packet::from_bytes(&buffer[..len]).unwrap();
             // Version 0 and a token length of 12: not CoAP.
             socket.send_to(&[0x0c, 0x45, 0x00, 0x01, 0xde, 0xad], from).unwrap();
@@ -300,7 +308,6 @@ fn a_malformed_datagram_is_reported_and_nothing_breaks() {
                 reply.set_token(request.get_token().to_vec());
                 reply.payload = b"7".to_vec();
                 socket.send_to(&reply.to_bytes().unwrap(), from).unwrap();
-                return;
             }
         }
     });
@@ -314,6 +321,20 @@ fn a_malformed_datagram_is_reported_and_nothing_breaks() {
         // The same client goes on: a good answer after a bad datagram is read.
         let good = client.get(&url(&format!("coap://127.0.0.1:{port}/good?ack_timeout=20ms"))).await.unwrap();
         assert_eq!(good.payload, b"7");
+
+        // As a source: the value is plotted and the bad datagram is a log line, not a crash.
+        let source = url(&format!("coap://127.0.0.1:{port}/good?observe=off&ack_timeout=20ms"));
+        let (_board, mut telemetry) = CoapBoard::open(&source, 64).await.unwrap();
+        let (mut value, mut logged) = (None, None);
+        while value.is_none() || logged.is_none() {
+            match tokio::time::timeout(Duration::from_secs(5), telemetry.rx.recv()).await.unwrap().unwrap() {
+                Telemetry::Text { values, .. } => value = Some(values[0].clone()),
+                Telemetry::Log { line, .. } => logged = Some(line.text.to_string()),
+                _ => {}
+            }
+        }
+        assert_eq!(value, Some(("/good".to_string(), 7.0)));
+        assert!(logged.unwrap().starts_with("the server sent a datagram that is not CoAP"));
     });
     answering.join().unwrap();
 }

@@ -120,6 +120,8 @@ struct Shared {
     routes: Mutex<Routes>,
     tap: FrameTap,
     stats: Arc<CoapStats>,
+    /// Each datagram that was not CoAP, as a sentence, for whoever shows problems as they happen.
+    problems: tokio::sync::broadcast::Sender<String>,
 }
 
 /// A client endpoint talking to the server of one URL. Cheap to clone; the socket closes with the last clone.
@@ -185,6 +187,7 @@ impl CoapClient {
             routes: Mutex::new(Routes::default()),
             tap: FrameTap::default(),
             stats: Arc::new(CoapStats::default()),
+            problems: tokio::sync::broadcast::channel(16).0,
         });
         let reader = ReaderTask(tokio::spawn(read_loop(shared.clone())));
         Ok(CoapClient { shared, _reader: Arc::new(reader) })
@@ -213,6 +216,11 @@ impl CoapClient {
     /// The tap itself (a board shares it).
     pub fn tap(&self) -> &FrameTap {
         &self.shared.tap
+    }
+
+    /// Each datagram that is not CoAP from now on, as a sentence (a listener that falls behind skips some).
+    pub fn problems(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.shared.problems.subscribe()
     }
 
     /// The last datagram that was not CoAP, and why, if any came.
@@ -364,6 +372,20 @@ impl CoapClient {
         if let Ok(mut routes) = self.shared.routes.lock() {
             routes.by_mid.insert(mid, route.token.clone());
         }
+        let result = self.transmit_as(route, mid, confirmable, &bytes).await;
+        if let Ok(mut routes) = self.shared.routes.lock() {
+            routes.by_mid.remove(&mid);
+        }
+        result
+    }
+
+    async fn transmit_as(
+        &self,
+        route: &mut Route,
+        mid: u16,
+        confirmable: bool,
+        bytes: &[u8],
+    ) -> Result<Packet, CoapError> {
         let address = self.shared.url.address();
         let waits = if confirmable {
             transmission::schedule(self.shared.url.ack_timeout, transmission::random_unit())
@@ -375,7 +397,7 @@ impl CoapClient {
             if attempt > 0 {
                 self.shared.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
             }
-            self.send_raw(&bytes).await?;
+            self.send_raw(bytes).await?;
             let deadline = tokio::time::Instant::now() + *wait;
             loop {
                 match tokio::time::timeout_at(deadline, route.rx.recv()).await {
@@ -481,9 +503,11 @@ async fn read_loop(shared: Arc<Shared>) {
                 };
                 shared.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("ignored a datagram from {} that is not CoAP: {reason}", shared.peer);
+                let problem = format!("the server sent a datagram that is not CoAP: {reason}");
                 if let Ok(mut routes) = shared.routes.lock() {
-                    routes.last_problem = Some(format!("the server sent a datagram that is not CoAP: {reason}"));
+                    routes.last_problem = Some(problem.clone());
                 }
+                let _ = shared.problems.send(problem);
                 continue;
             }
         };

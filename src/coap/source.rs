@@ -46,6 +46,8 @@ impl CoapBoard {
     pub async fn open(url: &CoapUrl, capacity: usize) -> Result<(CoapBoard, TelemetryStream), CoapError> {
         let decoding = payload_decoding(url).map_err(CoapError::Protocol)?;
         let client = CoapClient::connect(url).await?;
+        // Listening before the first exchange, so that a bad datagram in answer to it is shown too.
+        let problems = client.problems();
         let (first, observation) = if url.observe {
             let observation = Observation::register(&client, url).await?;
             (None, Some(observation))
@@ -78,7 +80,7 @@ impl CoapBoard {
             opened: Instant::now(),
             unreadable_reported: HashSet::new(),
         };
-        tokio::spawn(reader.run(first, observation, stop_rx));
+        tokio::spawn(reader.run(first, observation, problems, stop_rx));
         Ok((CoapBoard { info, stats, client, stop: Some(stop_tx) }, TelemetryStream { rx }))
     }
 
@@ -129,6 +131,8 @@ enum Step {
     Stop(Option<oneshot::Sender<()>>),
     /// An observation event, or `None` for a poll tick.
     Event(Option<ObserveEvent>),
+    /// A datagram that was not CoAP (`None`: some were skipped).
+    Problem(Option<String>),
 }
 
 /// The next observation event, or `None` when the poll interval ticks.
@@ -162,6 +166,7 @@ impl Reader {
         mut self,
         first: Option<Response>,
         mut observation: Option<Observation>,
+        mut problems: tokio::sync::broadcast::Receiver<String>,
         mut stop: oneshot::Receiver<oneshot::Sender<()>>,
     ) {
         if let Some(response) = first
@@ -190,6 +195,7 @@ impl Reader {
             let step = tokio::select! {
                 done = &mut stop => Step::Stop(done.ok()),
                 event = next_event(&mut observation, &mut poll) => Step::Event(event),
+                problem = problems.recv() => Step::Problem(problem.ok()),
             };
             let alive = match step {
                 Step::Stop(done) => {
@@ -206,6 +212,8 @@ impl Reader {
                 }
                 Step::Event(Some(ObserveEvent::Reregistered(text))) => self.log(LogLevel::Info, &text),
                 Step::Event(Some(ObserveEvent::Problem(text))) => self.log(LogLevel::Warn, &text),
+                Step::Problem(Some(problem)) => self.log(LogLevel::Warn, &problem),
+                Step::Problem(None) => true,
                 Step::Event(None) => match self.client.get(&self.url).await {
                     Ok(response) => self.representation(&response, Instant::now(), 0),
                     Err(error) => self.log(LogLevel::Warn, &error.to_string()),
