@@ -138,15 +138,8 @@ async fn write_to(method: Method, args: WriteArgs) -> anyhow::Result<()> {
     let url = parse(&args.uri)?;
     let content_format = content_format_number(&args.content_format).map_err(anyhow::Error::msg)?;
     let payload = if args.hex {
-        let digits: String = args.payload.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
-        if !digits.len().is_multiple_of(2) {
-            anyhow::bail!("--payload has an odd number of hex digits ({}); nothing was sent", digits.len());
-        }
-        (0..digits.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .map_err(|_| anyhow::anyhow!("--payload is not hex (use 0-9 and a-f); nothing was sent"))?
+        crate::inspect::input::parse_hex(&args.payload)
+            .map_err(|e| anyhow::anyhow!("--payload: {e}; nothing was sent"))?
     } else {
         args.payload.into_bytes()
     };
