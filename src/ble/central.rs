@@ -256,6 +256,12 @@ impl BleDevice {
         Ok(Notifications { values: rx, dropped })
     }
 
+    /// Stops the notifications of a characteristic (its [`Notifications`] queue closes once the stack stops).
+    pub async fn unsubscribe(&self, characteristic: Uuid) -> Result<(), BleError> {
+        let c = self.characteristic(characteristic)?;
+        self.peripheral.unsubscribe(&c).await.map_err(stack("unsubscribing"))
+    }
+
     /// The Benchtop protocol over this device's GATT service, as a [`Link`]; dropping the link disconnects.
     pub async fn into_link(self) -> Result<Link, BleError> {
         use firmware_protocol::ble::{RX_CHARACTERISTIC_UUID, TX_CHARACTERISTIC_UUID};

@@ -70,6 +70,22 @@ pub enum BleError {
         /// The characteristic.
         characteristic: String,
     },
+    /// A connected device went away.
+    #[error(
+        "{target} disconnected (out of range, switched off, or it closed the connection). Explore it again once it advertises"
+    )]
+    Disconnected {
+        /// The device.
+        target: String,
+    },
+    /// The stack gave no answer in time.
+    #[error("Bluetooth {action} got no answer within {seconds} s; the device may be out of range")]
+    TimedOut {
+        /// What we were doing.
+        action: &'static str,
+        /// How long we waited.
+        seconds: u64,
+    },
     /// Anything else the stack reported.
     #[error("Bluetooth {action} failed: {reason}")]
     Stack {

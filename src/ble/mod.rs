@@ -10,6 +10,7 @@
 //! * [`central`]: the computer's own adapter through btleplug (BlueZ on Linux): scan, connect, read, write,
 //!   subscribe, and open a `ble:` source; [`explore`] turns a connected device into a GATT tree; [`error`]
 //!   says why Bluetooth did not work.
+//! * [`explorer`]: the task behind the window's GATT explorer (commands in, events out, over bounded queues).
 //!
 //! Not here: any window. The GUI reads [`scan::ScanTable`] and [`explore::GattTree`] and calls the
 //! functions of [`central`] from its I/O runtime.
@@ -18,6 +19,7 @@ pub mod central;
 pub mod decode;
 pub mod error;
 pub mod explore;
+pub mod explorer;
 pub mod gatt_link;
 pub mod names;
 pub mod scan;
