@@ -6,54 +6,27 @@
 //! So Bluetooth runs in child processes that get it: the `benchtop` binary for the CLI test, and this test
 //! binary itself (one test, run again with the variable set) for the library calls.
 
-#[path = "support/dbus.rs"]
-mod dbus;
+#[path = "support/ble_stand_in.rs"]
+mod ble_stand_in;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use benchtop::sim::SimOptions;
-use benchtop::sim::serve::TcpServer;
+use ble_stand_in::StandIn;
 
 const BIN: &str = env!("CARGO_BIN_EXE_benchtop");
 /// Set in the child that runs the library calls, to the bus address.
 const CHILD_BUS: &str = "BENCHTOP_TEST_BLE_BUS";
 
-/// A private bus with the BlueZ stand-in on it, bridged to a simulated board.
-struct StandIn {
-    mock: Child,
-    _stdin: ChildStdin,
-    _sim: TcpServer,
-    bus: dbus::PrivateBus,
+/// Runs the `benchtop` binary with the stand-in as the system bus.
+trait RunBenchtop {
+    /// Its stdout, panicking with stderr on failure.
+    fn benchtop(&self, args: &[&str]) -> String;
+    /// Its output, whatever the exit status.
+    fn run(&self, args: &[&str]) -> std::process::Output;
 }
 
-impl StandIn {
-    fn start(seed: u64) -> StandIn {
-        Self::start_with(seed, &[])
-    }
-
-    /// With extra arguments for tests/support/ble_mock.py.
-    fn start_with(seed: u64, mock_args: &[&str]) -> StandIn {
-        let bus = dbus::PrivateBus::start();
-        let sim = TcpServer::start("127.0.0.1:0", SimOptions { seed, ..Default::default() }).unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ble_mock.py");
-        let mut mock = Command::new("/usr/bin/python3")
-            .args([script, "--sim", &sim.address().to_string(), "--mtu", "185"])
-            .args(mock_args)
-            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs (apt-get install python3-dbusmock; .ci/run installs it)");
-        let mut line = String::new();
-        BufReader::new(mock.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "the BlueZ stand-in did not start");
-        let stdin = mock.stdin.take().unwrap();
-        StandIn { mock, _stdin: stdin, _sim: sim, bus }
-    }
-
-    /// Runs benchtop with the stand-in as the system bus; returns stdout, panicking with stderr on failure.
+impl RunBenchtop for StandIn {
     fn benchtop(&self, args: &[&str]) -> String {
         let output = self.run(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -62,14 +35,7 @@ impl StandIn {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN).args(args).env("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address()).output().unwrap()
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        let _ = self.mock.kill();
-        let _ = self.mock.wait();
+        Command::new(BIN).args(args).env("DBUS_SYSTEM_BUS_ADDRESS", self.bus_address()).output().unwrap()
     }
 }
 
@@ -150,8 +116,8 @@ fn library_reads_writes_and_subscribes_through_bluez() {
     let stand_in = StandIn::start(72);
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "library_calls_in_a_child_with_the_bus", "--nocapture"])
-        .env(CHILD_BUS, stand_in.bus.address())
-        .env("DBUS_SYSTEM_BUS_ADDRESS", stand_in.bus.address())
+        .env(CHILD_BUS, stand_in.bus_address())
+        .env("DBUS_SYSTEM_BUS_ADDRESS", stand_in.bus_address())
         .status()
         .unwrap();
     assert!(status.success(), "the library calls failed; see the output above");

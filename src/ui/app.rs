@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use eframe::egui::{self, RichText};
 use tokio::sync::{mpsc, watch};
 
-use super::ble_scan::BleScan;
+use super::ble_explore::BleExplorer;
+use super::ble_scan::{BleScan, ScanAction};
 use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
@@ -62,6 +63,7 @@ pub struct BenchtopApp {
     bridges: std::collections::HashMap<u64, BridgePanel>,
     show_bridge: bool,
     ble_scan: BleScan,
+    ble_explorer: BleExplorer,
 }
 
 /// The views of the middle of the window; `benchtop --view NAME` opens on one (lowercase names).
@@ -117,6 +119,7 @@ impl BenchtopApp {
             bridges: std::collections::HashMap::new(),
             show_bridge: false,
             ble_scan: BleScan::default(),
+            ble_explorer: BleExplorer::default(),
         };
         app.connect(source);
         app
@@ -201,6 +204,11 @@ impl BenchtopApp {
     /// The Bluetooth scan of the devices panel.
     pub fn ble_scan(&mut self) -> &mut BleScan {
         &mut self.ble_scan
+    }
+
+    /// The GATT explorer window.
+    pub fn ble_explorer(&mut self) -> &mut BleExplorer {
+        &mut self.ble_explorer
     }
 
     /// The Provision tab.
@@ -613,7 +621,7 @@ impl eframe::App for BenchtopApp {
         });
         let ports = self.ports.borrow().clone();
         let mut actions = Vec::new();
-        let mut ble_open = None;
+        let mut ble_action = None;
         egui::Panel::left("connections").resizable(true).default_size(300.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 actions = connections::connections_ui(
@@ -625,7 +633,7 @@ impl eframe::App for BenchtopApp {
                     &self.settings.recent_sources,
                 );
                 ui.separator();
-                ble_open = self.ble_scan.ui(ui, &self.runtime);
+                ble_action = self.ble_scan.ui(ui, &self.runtime);
             });
         });
         egui::Panel::bottom("console").resizable(true).default_size(160.0).show(ui, |ui| self.console_ui(ui));
@@ -650,9 +658,14 @@ impl eframe::App for BenchtopApp {
         });
         self.toasts.ui(ui.ctx());
         self.apply(actions);
-        if let Some(source) = ble_open {
-            self.connect(&source);
+        match ble_action {
+            Some(ScanAction::Open(source)) => self.connect(&source),
+            Some(ScanAction::Explore { device_id, title }) => {
+                self.ble_explorer.open(&self.runtime, &device_id, &title, ui.ctx());
+            }
+            None => {}
         }
+        self.ble_explorer.ui(ui.ctx(), &self.ble_scan);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

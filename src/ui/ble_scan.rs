@@ -1,5 +1,6 @@
 //! The Bluetooth section of the devices panel: scan for BLE devices, see each one's signal, services and
-//! manufacturer data as advertisements arrive, and open one as a source (`ble:ID`).
+//! manufacturer data as advertisements arrive, and open one as a source (`ble:ID`) or explore its GATT
+//! database ([`super::ble_explore`]).
 //!
 //! The scan runs on the I/O runtime and hands each update over a watch channel, so the window never waits on
 //! the Bluetooth stack. A missing adapter, an adapter switched off or a system without BlueZ is shown as the
@@ -13,7 +14,7 @@ use tokio::sync::watch;
 use super::theme;
 use crate::ble::central::{adapter, scan_with};
 use crate::ble::names::{self, AttributeKind};
-use crate::ble::scan::{ScanSort, ScanTable};
+use crate::ble::scan::{ScanSort, ScanTable, ScannedDevice};
 
 /// How long one scan listens.
 pub const SCAN_DURATION: Duration = Duration::from_secs(10);
@@ -30,6 +31,20 @@ enum Progress {
     Done(ScanTable),
     /// The stack refused.
     Failed(String),
+}
+
+/// What the user picked in the scan list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanAction {
+    /// Open the device as a source (`ble:ID`).
+    Open(String),
+    /// Explore the device's GATT database.
+    Explore {
+        /// Its platform id.
+        device_id: String,
+        /// Its name, or its address.
+        title: String,
+    },
 }
 
 /// The scan list, its filter and sort.
@@ -88,8 +103,16 @@ impl BleScan {
         }
     }
 
-    /// The section; returns the source to open when the user picks a device.
-    pub fn ui(&mut self, ui: &mut egui::Ui, runtime: &tokio::runtime::Handle) -> Option<String> {
+    /// What the scans so far saw of the device `device_id`.
+    pub fn device(&self, device_id: &str) -> Option<ScannedDevice> {
+        match &*self.progress.as_ref()?.borrow() {
+            Progress::Running(table) | Progress::Done(table) => table.get(device_id).cloned(),
+            Progress::Idle | Progress::Failed(_) => None,
+        }
+    }
+
+    /// The section; returns what the user picked.
+    pub fn ui(&mut self, ui: &mut egui::Ui, runtime: &tokio::runtime::Handle) -> Option<ScanAction> {
         ui.strong("Bluetooth LE");
         let progress = self.current();
         ui.horizontal(|ui| {
@@ -122,7 +145,7 @@ impl BleScan {
             ui.label(RichText::new("No device seen yet").color(theme::MUTED));
             return None;
         }
-        let mut open = None;
+        let mut action = None;
         for device in devices {
             ui.horizontal(|ui| {
                 let name = device.name.clone().unwrap_or_else(|| "(unnamed)".into());
@@ -145,13 +168,21 @@ impl BleScan {
                     )
                     .clicked()
                 {
-                    open = Some(format!("ble:{}", device.id));
+                    action = Some(ScanAction::Open(format!("ble:{}", device.id)));
+                }
+                if ui
+                    .button("Explore")
+                    .on_hover_text("Connect and show its services, read, write and subscribe")
+                    .clicked()
+                {
+                    let title = device.name.clone().unwrap_or_else(|| device.address.clone());
+                    action = Some(ScanAction::Explore { device_id: device.id.clone(), title });
                 }
                 let tag = if device.is_benchtop() { " · Benchtop" } else { "" };
                 ui.label(format!("{name}{tag}")).on_hover_text(hover);
                 ui.label(RichText::new(rssi).color(theme::MUTED));
             });
         }
-        open
+        action
     }
 }

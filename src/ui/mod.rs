@@ -1,6 +1,7 @@
 //! The window (egui only): panels read the app's state and send commands; no I/O happens here.
 
 pub mod app;
+pub mod ble_explore;
 pub mod ble_scan;
 pub mod budget;
 pub mod connections;
