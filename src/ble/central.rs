@@ -35,6 +35,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The first Bluetooth adapter, checked to be on.
 pub async fn adapter() -> Result<Adapter, BleError> {
+    if cfg!(target_os = "macos") {
+        crate::ble::macos::check_running_program()?;
+    }
     let manager = Manager::new().await.map_err(stack("start"))?;
     let adapter =
         manager.adapters().await.map_err(stack("listing adapters"))?.into_iter().next().ok_or(BleError::NoAdapter)?;

@@ -44,6 +44,15 @@ pub enum BleError {
         /// What the stack said.
         reason: String,
     },
+    /// A macOS app bundle without the Bluetooth usage description: the system would kill it at the first
+    /// Bluetooth call.
+    #[error(
+        "Bluetooth is not allowed for {bundle}: its Info.plist has no NSBluetoothAlwaysUsageDescription, and macOS stops an app that uses Bluetooth without one. Add the key (a sentence saying why Benchtop uses Bluetooth) to Contents/Info.plist, or run the benchtop binary from a terminal"
+    )]
+    MissingUsageDescription {
+        /// The `.app` bundle.
+        bundle: String,
+    },
     /// The device did not show up.
     #[error(
         "no BLE device named or with id `{target}` advertised within {seconds} s. Check that it is on, advertising and in range; `benchtop ble scan` lists what is"
@@ -104,7 +113,14 @@ impl BleError {
         match error {
             btleplug::Error::PermissionDenied => BleError::PermissionDenied { reason },
             btleplug::Error::NoAdapterAvailable => BleError::NoAdapter,
-            _ if has(&["AccessDenied", "NotPermitted", "NotAuthorized", "ermission denied"]) => {
+            _ if has(&[
+                "AccessDenied",
+                "Rejected send message",
+                "NotPermitted",
+                "NotAuthorized",
+                "ermission denied",
+            ]) =>
+            {
                 BleError::PermissionDenied { reason }
             }
             _ if has(&[

@@ -9,7 +9,7 @@
 //! * [`sim_peripheral`]: the simulated board as a BLE peripheral in this process, for tests and demos.
 //! * [`central`]: the computer's own adapter through btleplug (BlueZ on Linux): scan, connect, read, write,
 //!   subscribe, and open a `ble:` source; [`explore`] turns a connected device into a GATT tree; [`error`]
-//!   says why Bluetooth did not work.
+//!   says why Bluetooth did not work; [`macos`] refuses, with a sentence, what macOS would kill the program for.
 //! * [`explorer`]: the task behind the window's GATT explorer (commands in, events out, over bounded queues).
 //!
 //! Not here: any window. The GUI reads [`scan::ScanTable`] and [`explore::GattTree`] and calls the
@@ -21,6 +21,7 @@ pub mod error;
 pub mod explore;
 pub mod explorer;
 pub mod gatt_link;
+pub mod macos;
 pub mod names;
 pub mod scan;
 pub mod sim_peripheral;

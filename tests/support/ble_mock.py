@@ -250,6 +250,7 @@ def main():
     parser.add_argument('--sim', required=True, help='HOST:PORT of `benchtop sim --tcp` or a test TcpServer')
     parser.add_argument('--mtu', type=int, default=185, help='ATT MTU of the connection, bytes')
     parser.add_argument('--adapter-off', action='store_true', help='the adapter is powered off')
+    parser.add_argument('--no-adapter', action='store_true', help='BlueZ runs but has no adapter')
     args = parser.parse_args()
 
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
@@ -259,6 +260,12 @@ def main():
     root = mockobject.DBusMockObject(name, '/', OBJECT_MANAGER, {}, os.devnull, True)
     mockobject.objects['/'] = root
     root.AddTemplate('bluez5', None)
+    if args.no_adapter:
+        print('ready', flush=True)
+        loop = GLib.MainLoop()
+        GLib.io_add_watch(sys.stdin.fileno(), GLib.IO_HUP | GLib.IO_IN | GLib.IO_ERR, lambda *_: loop.quit())
+        loop.run()
+        return
     adapter_path = bluez5.AddAdapter(root, 'hci0', 'benchtop-test')
     if args.adapter_off:
         mockobject.objects[adapter_path].props['org.bluez.Adapter1']['Powered'] = dbus.Boolean(False, variant_level=1)

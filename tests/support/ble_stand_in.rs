@@ -31,7 +31,15 @@ impl StandIn {
 
     /// With extra arguments for tests/support/ble_mock.py.
     pub fn start_with(seed: u64, mock_args: &[&str]) -> StandIn {
-        let bus = dbus::PrivateBus::start();
+        Self::start_on(dbus::PrivateBus::start(), seed, mock_args)
+    }
+
+    /// On a bus whose policy adds `rules` (see [`dbus::PrivateBus::start_with_policy`]).
+    pub fn start_with_policy(seed: u64, rules: &str) -> StandIn {
+        Self::start_on(dbus::PrivateBus::start_with_policy(rules), seed, &[])
+    }
+
+    fn start_on(bus: dbus::PrivateBus, seed: u64, mock_args: &[&str]) -> StandIn {
         let sim = TcpServer::start("127.0.0.1:0", SimOptions { seed, ..Default::default() }).unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ble_mock.py");
         let mut mock = Command::new("/usr/bin/python3")
