@@ -35,6 +35,7 @@ impl StandIn {
     }
 
     /// On a bus whose policy adds `rules` (see [`dbus::PrivateBus::start_with_policy`]).
+    #[allow(dead_code)] // not every test that includes this module uses it
     pub fn start_with_policy(seed: u64, rules: &str) -> StandIn {
         Self::start_on(dbus::PrivateBus::start_with_policy(rules), seed, &[])
     }

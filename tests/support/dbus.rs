@@ -30,6 +30,7 @@ impl PrivateBus {
 
     /// Starts a daemon whose default policy allows everything and then applies `rules` (policy elements such
     /// as `<deny send_destination="org.bluez"/>`), as a system bus configured to refuse a user would.
+    #[allow(dead_code)] // not every test that includes this module uses it
     pub fn start_with_policy(rules: &str) -> PrivateBus {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("bus");
