@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::ble_explore::BleExplorer;
 use super::ble_scan::{BleScan, ScanAction};
+use super::coap_panel::CoapPanel;
 use super::connections::{self, Action};
 use super::console::{self, ConsoleState};
 use super::devices::{DeviceEntry, DeviceState};
@@ -64,6 +65,7 @@ pub struct BenchtopApp {
     show_bridge: bool,
     ble_scan: BleScan,
     ble_explorer: BleExplorer,
+    coap_panel: CoapPanel,
 }
 
 /// The views of the middle of the window; `benchtop --view NAME` opens on one (lowercase names).
@@ -120,6 +122,7 @@ impl BenchtopApp {
             show_bridge: false,
             ble_scan: BleScan::default(),
             ble_explorer: BleExplorer::default(),
+            coap_panel: CoapPanel::default(),
         };
         app.connect(source);
         app
@@ -209,6 +212,11 @@ impl BenchtopApp {
     /// The GATT explorer window.
     pub fn ble_explorer(&mut self) -> &mut BleExplorer {
         &mut self.ble_explorer
+    }
+
+    /// The CoAP section of the devices panel.
+    pub fn coap_panel(&mut self) -> &mut CoapPanel {
+        &mut self.coap_panel
     }
 
     /// The Provision tab.
@@ -622,6 +630,7 @@ impl eframe::App for BenchtopApp {
         let ports = self.ports.borrow().clone();
         let mut actions = Vec::new();
         let mut ble_action = None;
+        let mut coap_open = None;
         egui::Panel::left("connections").resizable(true).default_size(300.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 actions = connections::connections_ui(
@@ -634,6 +643,8 @@ impl eframe::App for BenchtopApp {
                 );
                 ui.separator();
                 ble_action = self.ble_scan.ui(ui, &self.runtime);
+                ui.separator();
+                coap_open = self.coap_panel.ui(ui, &self.runtime);
             });
         });
         egui::Panel::bottom("console").resizable(true).default_size(160.0).show(ui, |ui| self.console_ui(ui));
@@ -664,6 +675,9 @@ impl eframe::App for BenchtopApp {
                 self.ble_explorer.open(&self.runtime, &device_id, &title, ui.ctx());
             }
             None => {}
+        }
+        if let Some(source) = coap_open {
+            self.connect(&source);
         }
         self.ble_explorer.ui(ui.ctx(), &self.ble_scan);
     }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod ble_explore;
 pub mod ble_scan;
 pub mod budget;
+pub mod coap_panel;
 pub mod connections;
 pub mod console;
 pub mod devices;
