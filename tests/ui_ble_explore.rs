@@ -19,7 +19,6 @@ use benchtop::ble::names::sig_uuid;
 use benchtop::ui::BenchtopApp;
 use benchtop::ui::ble_explore::Connection;
 use eframe::egui::accesskit::Role;
-use eframe::egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -45,28 +44,12 @@ fn step_until(
     what: &str,
     done: impl Fn(&mut BenchtopApp) -> bool,
 ) {
-    let started = Instant::now();
-    while !done(harness.state_mut()) {
-        assert!(started.elapsed() < Duration::from_secs(seconds), "timed out waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    harness.run_steps(2);
-}
-
-/// Replaces the text of the input labelled `label`.
-fn type_into(harness: &mut Harness<'static, BenchtopApp>, label: &str, text: &str) {
-    harness.get_by_label(label).click();
-    harness.run_steps(2);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.key_press(Key::Backspace);
-    harness.get_by_label(label).type_text(text);
-    harness.run_steps(2);
+    window::step_until(harness, what, seconds, |h| done(h.state_mut()));
 }
 
 /// Filters the scan list down to `name` and explores it.
 fn explore(harness: &mut Harness<'static, BenchtopApp>, name: &str) {
-    type_into(harness, "Filter", name);
+    window::type_into(harness, "Filter", name);
     let started = Instant::now();
     while harness.query_by_label("Explore").is_none() {
         assert!(started.elapsed() < Duration::from_secs(10), "{name} was not listed");
@@ -143,7 +126,7 @@ fn explorer_window_in_a_child_with_the_bus() {
     // Write: malformed hex is refused here, nothing is sent; a good write is read back.
     harness.get_by_label("0x2A06 Alert Level").click();
     harness.run_steps(2);
-    type_into(&mut harness, "Bytes", "0g");
+    window::type_into(&mut harness, "Bytes", "0g");
     harness.get_by_label("Write").click();
     harness.run_steps(2);
     let refused = "`g` is not a hex digit; type bytes as pairs of hex digits, like 01 ff";
@@ -154,7 +137,7 @@ fn explorer_window_in_a_child_with_the_bus() {
         app.ble_explorer().characteristic(alert).unwrap().outcome().is_some_and(|o| o.is_ok())
     });
     assert_eq!(harness.state_mut().ble_explorer().characteristic(alert).unwrap().value(), Some(&[0u8][..]));
-    type_into(&mut harness, "Bytes", "02");
+    window::type_into(&mut harness, "Bytes", "02");
     harness.get_by_label("Write").click();
     harness.run_steps(2);
     step_until(&mut harness, 10, "the write", |app| {
@@ -168,7 +151,7 @@ fn explorer_window_in_a_child_with_the_bus() {
     });
 
     // What the stack refuses (more than the MTU holds) shows as its sentence, by the characteristic.
-    type_into(&mut harness, "Bytes", &"ab ".repeat(183));
+    window::type_into(&mut harness, "Bytes", &"ab ".repeat(183));
     harness.get_by_label("Write").click();
     harness.run_steps(2);
     step_until(&mut harness, 10, "the refusal", |app| {

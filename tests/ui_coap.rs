@@ -9,44 +9,18 @@ mod coap;
 #[path = "support/window.rs"]
 mod window;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use benchtop::ui::BenchtopApp;
-use eframe::egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-fn step_until(
-    harness: &mut Harness<'static, BenchtopApp>,
-    what: &str,
-    seconds: u64,
-    done: impl Fn(&mut Harness<'static, BenchtopApp>) -> bool,
-) {
-    let started = Instant::now();
-    while !done(harness) {
-        assert!(started.elapsed() < Duration::from_secs(seconds), "timed out waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    harness.run_steps(2);
-}
-
-/// Replaces the text of the input labelled `label`.
-fn type_into(harness: &mut Harness<'static, BenchtopApp>, label: &str, text: &str) {
-    harness.get_by_label(label).click();
-    harness.run_steps(2);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.key_press(Key::Backspace);
-    harness.get_by_label(label).type_text(text);
-    harness.run_steps(2);
-}
-
 fn discover(harness: &mut Harness<'static, BenchtopApp>, server: &str) {
-    type_into(harness, "Server", server);
+    window::type_into(harness, "Server", server);
     assert_eq!(harness.state_mut().coap_panel().server, server);
     harness.get_by_label("Discover").click();
     harness.run_steps(2);
-    step_until(harness, "the discovery to end", 20, |h| !h.state_mut().coap_panel().discovering());
+    window::step_until(harness, "the discovery to end", 20, |h| !h.state_mut().coap_panel().discovering());
 }
 
 #[test]
@@ -68,7 +42,7 @@ fn discover_observe_and_write_to_a_coap_server() {
     harness.run_steps(2);
     let source = format!("coap://127.0.0.1:{}/temperature", server.port);
     assert!(server.wait_for_line("observers /temperature 1", Duration::from_secs(10)), "{:?}", server.lines());
-    step_until(&mut harness, "plotted /temperature values", 15, |h| {
+    window::step_until(&mut harness, "plotted /temperature values", 15, |h| {
         h.state().devices().iter().any(|d| {
             d.source == source
                 && d.live.as_ref().is_some_and(|live| {
@@ -82,23 +56,23 @@ fn discover_observe_and_write_to_a_coap_server() {
     assert!((20.0..40.0).contains(&value), "the server counts up from 20.0 by 0.1: {value}");
 
     // The write form: PUT interval=30 to /config as text.
-    type_into(&mut harness, "Path", "/config");
-    type_into(&mut harness, "Payload", "interval=30");
+    window::type_into(&mut harness, "Path", "/config");
+    window::type_into(&mut harness, "Payload", "interval=30");
     harness.get_by_label("PUT").click();
     harness.run_steps(2);
     harness.get_by_label("Send request").click();
     harness.run_steps(2);
-    step_until(&mut harness, "the answer to the PUT", 15, |h| h.state_mut().coap_panel().answer().is_some());
+    window::step_until(&mut harness, "the answer to the PUT", 15, |h| h.state_mut().coap_panel().answer().is_some());
     let answer = harness.state_mut().coap_panel().answer().unwrap().expect("a 2.xx answer");
     assert_eq!(answer.code, "2.04 Changed");
     harness.get_by_label("2.04 Changed");
     assert!(server.wait_for_line("put /config 11", Duration::from_secs(5)), "{:?}", server.lines());
 
     // A resource that is not there is a sentence, not a panic.
-    type_into(&mut harness, "Path", "/nothing-here");
+    window::type_into(&mut harness, "Path", "/nothing-here");
     harness.get_by_label("Send request").click();
     harness.run_steps(2);
-    step_until(&mut harness, "the answer to the second PUT", 15, |h| {
+    window::step_until(&mut harness, "the answer to the second PUT", 15, |h| {
         matches!(h.state_mut().coap_panel().answer(), Some(Err(_)))
     });
     let refusal = harness.state_mut().coap_panel().answer().unwrap().unwrap_err();

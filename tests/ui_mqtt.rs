@@ -10,24 +10,9 @@ mod window;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use benchtop::ui::BenchtopApp;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-
-fn step_until(
-    harness: &mut Harness<'static, BenchtopApp>,
-    what: &str,
-    done: impl Fn(&mut Harness<'static, BenchtopApp>) -> bool,
-) {
-    let started = Instant::now();
-    while !done(harness) {
-        assert!(started.elapsed() < Duration::from_secs(15), "waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn the_live_view_bridges_the_board_to_a_broker() {
@@ -46,7 +31,7 @@ fn the_live_view_bridges_the_board_to_a_broker() {
     harness.state_mut().bridge().unwrap().broker = broker.url();
     harness.run_steps(2);
     harness.get_by_label("Start bridge").click();
-    step_until(&mut harness, "the bridge to connect", |h| h.query_by_label("Stop bridge").is_some());
+    window::step_until(&mut harness, "the bridge to connect", 15, |h| h.query_by_label("Stop bridge").is_some());
     // The readings and the status arrive at an independent subscriber while the window keeps running.
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let reader = {
@@ -58,7 +43,7 @@ fn the_live_view_bridges_the_board_to_a_broker() {
             }
         })
     };
-    step_until(&mut harness, "readings at the subscriber", |_| {
+    window::step_until(&mut harness, "readings at the subscriber", 15, |_| {
         let lines = lines.lock().unwrap();
         lines.iter().any(|l| l.contains("/status/") && l.ends_with("online"))
             && lines.iter().any(|l| l.contains("sensors/data/") && l.contains("/temperature "))
@@ -67,7 +52,7 @@ fn the_live_view_bridges_the_board_to_a_broker() {
     let value: f64 = temperature.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((-40.0..=85.0).contains(&value), "{temperature}");
     harness.get_by_label("Stop bridge").click();
-    step_until(&mut harness, "offline at the subscriber", |_| {
+    window::step_until(&mut harness, "offline at the subscriber", 15, |_| {
         lines.lock().unwrap().iter().any(|l| l.contains("/status/") && l.ends_with("offline"))
     });
     let _ = sub.kill();
@@ -90,12 +75,12 @@ fn an_mqtt_source_shows_device_status_and_alerts() {
     };
     publish("lab/status/b7aa01", "online", true);
     publish("lab/status/b7aa02", "offline", true);
-    step_until(&mut harness, "the status row", |h| {
+    window::step_until(&mut harness, "the status row", 15, |h| {
         h.query_by_label("b7aa01 online").is_some() && h.query_by_label("b7aa02 offline").is_some()
     });
     publish("lab/b7aa01/temperature", "21.5", false);
     publish("lab/b7aa01/temperature", "31.5", false);
-    step_until(&mut harness, "the alert toast", |h| {
+    window::step_until(&mut harness, "the alert toast", 15, |h| {
         h.state().toasts().any(|t| t.contains("alert:") && t.contains("31.5"))
     });
 }

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use firmware_protocol::{Capabilities, DeviceInfo, FirmwareVersion, LogLevel, LogLine};
-use tokio::sync::{mpsc, oneshot};
+use firmware_protocol::{Capabilities, DeviceInfo, FirmwareVersion, LogLevel};
+use tokio::sync::oneshot;
 
 use super::client::{CoapClient, CoapStats};
 use super::decode::{payload_decoding, read};
@@ -23,6 +23,7 @@ use super::observe::{Observation, ObserveEvent};
 use super::url::CoapUrl;
 use super::{CoapError, message};
 use crate::io::capture::FrameListener;
+use crate::io::feed::Feed;
 use crate::io::link::LinkStats;
 use crate::io::session::{Telemetry, TelemetryStream};
 use crate::mqtt::decode::{PayloadDecoding, Reading};
@@ -68,20 +69,18 @@ impl CoapBoard {
             channels: heapless::Vec::new(),
         };
         let stats = Arc::new(LinkStats::default());
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (feed, telemetry) = Feed::new(capacity, stats.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let reader = Reader {
             client: client.clone(),
             url: url.clone(),
             resource: url.resource(),
             decoding,
-            stats: stats.clone(),
-            tx,
-            opened: Instant::now(),
+            feed,
             unreadable_reported: HashSet::new(),
         };
         tokio::spawn(reader.run(first, observation, problems, stop_rx));
-        Ok((CoapBoard { info, stats, client, stop: Some(stop_tx) }, TelemetryStream { rx }))
+        Ok((CoapBoard { info, stats, client, stop: Some(stop_tx) }, telemetry))
     }
 
     /// A description with no channels: channels are named by the resource as values arrive.
@@ -155,9 +154,7 @@ struct Reader {
     url: CoapUrl,
     resource: String,
     decoding: PayloadDecoding,
-    stats: Arc<LinkStats>,
-    tx: mpsc::Sender<Telemetry>,
-    opened: Instant,
+    feed: Feed,
     unreadable_reported: HashSet<String>,
 }
 
@@ -181,7 +178,7 @@ impl Reader {
                 Some(poll) => format!("reading it every {}", humantime::format_duration(poll)),
                 None => "add ?poll=2s to the URL to read it again and again".to_string(),
             };
-            if !self.log(LogLevel::Warn, &format!("{} is not observable; {hint}", self.resource)) {
+            if !self.feed.log(LogLevel::Warn, &format!("{} is not observable; {hint}", self.resource)) {
                 return;
             }
         }
@@ -210,13 +207,13 @@ impl Reader {
                 Step::Event(Some(ObserveEvent::Notification { response, lost_before, at })) => {
                     self.representation(&response, at, lost_before)
                 }
-                Step::Event(Some(ObserveEvent::Reregistered(text))) => self.log(LogLevel::Info, &text),
-                Step::Event(Some(ObserveEvent::Problem(text))) => self.log(LogLevel::Warn, &text),
-                Step::Problem(Some(problem)) => self.log(LogLevel::Warn, &problem),
+                Step::Event(Some(ObserveEvent::Reregistered(text))) => self.feed.log(LogLevel::Info, &text),
+                Step::Event(Some(ObserveEvent::Problem(text))) => self.feed.log(LogLevel::Warn, &text),
+                Step::Problem(Some(problem)) => self.feed.log(LogLevel::Warn, &problem),
                 Step::Problem(None) => true,
                 Step::Event(None) => match self.client.get(&self.url).await {
                     Ok(response) => self.representation(&response, Instant::now(), 0),
-                    Err(error) => self.log(LogLevel::Warn, &error.to_string()),
+                    Err(error) => self.feed.log(LogLevel::Warn, &error.to_string()),
                 },
             };
             if !alive {
@@ -230,55 +227,34 @@ impl Reader {
 
     /// Turns a representation into telemetry; false once nobody listens.
     fn representation(&mut self, response: &Response, received_at: Instant, lost_before: u32) -> bool {
-        self.stats.frames_rx.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_rx.fetch_add(response.payload.len() as u64, Ordering::Relaxed);
+        self.feed.stats().frames_rx.fetch_add(1, Ordering::Relaxed);
+        self.feed.stats().bytes_rx.fetch_add(response.payload.len() as u64, Ordering::Relaxed);
         if lost_before > 0 {
             let what = if lost_before == 1 { "notification" } else { "notifications" };
             let text = format!("{lost_before} {what} of {} lost (the Observe numbers skip)", self.resource);
-            if !self.log(LogLevel::Warn, &text) {
+            if !self.feed.log(LogLevel::Warn, &text) {
                 return false;
             }
         }
         if !response.is_success() {
             return self
+                .feed
                 .log(LogLevel::Warn, &format!("{} answered {}", self.resource, message::code_text(response.code)));
         }
         match read(&self.decoding, &self.resource, response.content_format, &response.payload) {
             Reading::Values(values) => {
                 let line = format!("{} {}", self.resource, response.payload_text());
-                self.send(Telemetry::Text { received_at, line, values })
+                self.feed.send(Telemetry::Text { received_at, line, values })
             }
             Reading::Status { .. } => true,
             Reading::Unreadable(reason) => {
                 if self.unreadable_reported.insert(reason.clone()) && self.unreadable_reported.len() < 64 {
                     tracing::warn!("{reason}");
-                    self.log(LogLevel::Warn, &reason)
+                    self.feed.log(LogLevel::Warn, &reason)
                 } else {
                     true
                 }
             }
-        }
-    }
-
-    fn log(&self, level: LogLevel, text: &str) -> bool {
-        let mut short = heapless::String::new();
-        for c in text.chars() {
-            if short.push(c).is_err() {
-                break;
-            }
-        }
-        let device_time_us = u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.send(Telemetry::Log { received_at: Instant::now(), line: LogLine { device_time_us, level, text: short } })
-    }
-
-    fn send(&self, telemetry: Telemetry) -> bool {
-        match self.tx.try_send(telemetry) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.dropped_messages.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }

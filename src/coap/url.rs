@@ -19,6 +19,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::host_port::split_host_port;
+
 /// CoAP's registered UDP port.
 pub const DEFAULT_PORT: u16 = 5683;
 
@@ -201,28 +203,8 @@ impl fmt::Display for CoapUrl {
 }
 
 fn split_authority(authority: &str) -> Result<(String, u16), String> {
-    if authority.is_empty() {
-        return Err("give a host after coap://, e.g. coap://127.0.0.1/temperature".into());
-    }
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("an IPv6 address needs its closing ]")?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("give a host after coap://, e.g. coap://127.0.0.1/temperature".into());
-    }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(port) => {
-            port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("`{port}` is not a UDP port"))?
-        }
-    };
-    Ok((host.to_string(), port))
+    let (host, port) = split_host_port(authority, "coap://127.0.0.1/temperature")?;
+    Ok((host, port.unwrap_or(DEFAULT_PORT)))
 }
 
 fn duration(key: &str, value: &str) -> Result<Duration, String> {
@@ -286,8 +268,8 @@ mod tests {
         for (text, expected) in [
             ("coaps://h/x", "DTLS"),
             ("http://h/x", "starts with coap://"),
-            ("coap:///x", "give a host"),
-            ("coap://h:99999/x", "not a UDP port"),
+            ("coap:///x", "give the host"),
+            ("coap://h:99999/x", "from 1 to 65535"),
             ("coap://h/x?block=100", "block must be"),
             ("coap://h/x?observe=maybe", "observe must be"),
             ("coap://h/x?poll=soon", "poll must be a duration"),

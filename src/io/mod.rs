@@ -5,6 +5,7 @@
 pub mod board;
 pub mod capture;
 pub mod device_task;
+pub mod feed;
 pub mod link;
 pub mod ports;
 pub mod ppk2;

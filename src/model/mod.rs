@@ -2,6 +2,7 @@
 //! energy maths. Everything here is testable without a window or a runtime.
 
 pub mod budget;
+pub mod host_port;
 pub mod live;
 pub mod series;
 pub mod source;

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use firmware_protocol::{Capabilities, DeviceInfo, FirmwareVersion, LogLevel, LogLine};
+use firmware_protocol::{Capabilities, DeviceInfo, FirmwareVersion, LogLevel};
 use tokio::sync::mpsc;
 
 use super::MqttError;
@@ -21,6 +21,7 @@ use super::client::{ClientOptions, MqttClient, MqttEvent, MqttStats};
 use super::decode::{Alerts, PayloadDecoding, Reading, read};
 use super::url::MqttUrl;
 use crate::io::capture::{Direction, FrameListener, FrameTap};
+use crate::io::feed::Feed;
 use crate::io::link::LinkStats;
 use crate::io::session::{Telemetry, TelemetryStream};
 
@@ -71,20 +72,18 @@ impl MqttBoard {
         let stats = Arc::new(LinkStats::default());
         let tap = FrameTap::default();
         let statuses = Arc::new(Mutex::new(DeviceStatuses::new()));
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (feed, telemetry) = Feed::new(capacity, stats.clone());
         let reader = Reader {
             decoding,
             alerts: Alerts::new(url.alerts.clone()),
-            stats: stats.clone(),
             mqtt_stats: client.stats().clone(),
             tap: tap.clone(),
             statuses: statuses.clone(),
-            tx,
-            opened: Instant::now(),
+            feed,
             unreadable_topics: HashSet::new(),
         };
         tokio::spawn(reader.run(events));
-        Ok((MqttBoard { info, stats, tap, statuses, client }, TelemetryStream { rx }))
+        Ok((MqttBoard { info, stats, tap, statuses, client }, telemetry))
     }
 
     /// A description with no channels: channels are named by the topics as they arrive.
@@ -130,12 +129,10 @@ pub fn client_id(prefix: &str) -> String {
 struct Reader {
     decoding: PayloadDecoding,
     alerts: Alerts,
-    stats: Arc<LinkStats>,
     mqtt_stats: Arc<MqttStats>,
     tap: FrameTap,
     statuses: Arc<Mutex<DeviceStatuses>>,
-    tx: mpsc::Sender<Telemetry>,
-    opened: Instant,
+    feed: Feed,
     /// Topics already reported as unreadable (each is reported once, not once per message).
     unreadable_topics: HashSet<String>,
 }
@@ -145,17 +142,17 @@ impl Reader {
         while let Some(event) = events.recv().await {
             let delivered = match event {
                 MqttEvent::Message(message) => {
-                    self.stats.frames_rx.fetch_add(1, Ordering::Relaxed);
-                    self.stats.bytes_rx.fetch_add(message.packet.len() as u64, Ordering::Relaxed);
+                    self.feed.stats().frames_rx.fetch_add(1, Ordering::Relaxed);
+                    self.feed.stats().bytes_rx.fetch_add(message.packet.len() as u64, Ordering::Relaxed);
                     self.tap.mqtt(Direction::FromDevice, &message.packet);
                     self.message(&message.topic, &message.payload, message.received_at)
                 }
                 MqttEvent::Connected { session_present } => {
                     let how = if session_present { "session resumed" } else { "subscribed again" };
                     let connections = self.mqtt_stats.connections.load(Ordering::Relaxed);
-                    connections <= 1 || self.log(LogLevel::Info, &format!("reconnected to the broker ({how})"))
+                    connections <= 1 || self.feed.log(LogLevel::Info, &format!("reconnected to the broker ({how})"))
                 }
-                MqttEvent::Disconnected { reason, retry_in } => self.log(
+                MqttEvent::Disconnected { reason, retry_in } => self.feed.log(
                     LogLevel::Warn,
                     &format!("connection lost: {reason}; retrying in {:.1} s", retry_in.as_secs_f64()),
                 ),
@@ -174,49 +171,27 @@ impl Reader {
                 for (channel, value) in &values {
                     for alert in self.alerts.check(channel, *value) {
                         tracing::warn!("{alert}");
-                        alive &= self.log(LogLevel::Warn, &alert.to_string());
+                        alive &= self.feed.log(LogLevel::Warn, &alert.to_string());
                     }
                 }
                 let line = String::from_utf8_lossy(payload).into_owned();
-                alive && self.send(Telemetry::Text { received_at, line: format!("{topic} {line}"), values })
+                alive && self.feed.send(Telemetry::Text { received_at, line: format!("{topic} {line}"), values })
             }
             Reading::Status { device, online } => {
                 if let Ok(mut statuses) = self.statuses.lock() {
                     statuses.insert(device.clone(), DeviceStatus { online, at: received_at });
                 }
                 let word = if online { "online" } else { "offline" };
-                self.log(LogLevel::Info, &format!("device {device} is {word}"))
+                self.feed.log(LogLevel::Info, &format!("device {device} is {word}"))
             }
             Reading::Unreadable(reason) => {
                 if self.unreadable_topics.len() < 1024 && self.unreadable_topics.insert(topic.to_string()) {
                     tracing::warn!("{reason}");
-                    self.log(LogLevel::Warn, &reason)
+                    self.feed.log(LogLevel::Warn, &reason)
                 } else {
                     true
                 }
             }
-        }
-    }
-
-    fn log(&self, level: LogLevel, text: &str) -> bool {
-        let mut short = heapless::String::new();
-        for c in text.chars() {
-            if short.push(c).is_err() {
-                break;
-            }
-        }
-        let device_time_us = u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.send(Telemetry::Log { received_at: Instant::now(), line: LogLine { device_time_us, level, text: short } })
-    }
-
-    fn send(&self, telemetry: Telemetry) -> bool {
-        match self.tx.try_send(telemetry) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.dropped_messages.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::model::host_port::split_host_port;
+
 /// Default port of plain MQTT.
 pub const DEFAULT_PORT: u16 = 1883;
 /// Default port of MQTT over TLS.
@@ -314,7 +316,7 @@ impl MqttUrl {
             url.user = Some(percent_decode(user).map_err(&bad)?);
             url.password = password.map(percent_decode).transpose().map_err(&bad)?.map(Password::new);
         }
-        let (host, port) = split_host_port(hostport).map_err(&bad)?;
+        let (host, port) = split_host_port(hostport, "mqtt://127.0.0.1:1883").map_err(&bad)?;
         url.host = host;
         url.port_given = port;
         url.topic_filter = path.filter(|p| !p.is_empty()).map(str::to_string);
@@ -452,31 +454,6 @@ pub fn redact(text: &str) -> String {
         },
         None => text.to_string(),
     }
-}
-
-fn split_host_port(hostport: &str) -> Result<(String, Option<u16>), String> {
-    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("an IPv6 address needs its closing ]")?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("give the broker's host, e.g. mqtt://127.0.0.1:1883".into());
-    }
-    let port = match port {
-        Some(port) => Some(
-            port.parse::<u16>()
-                .ok()
-                .filter(|&p| p != 0)
-                .ok_or_else(|| format!("the port must be a number from 1 to 65535, not `{port}`"))?,
-        ),
-        None => None,
-    };
-    Ok((host.to_string(), port))
 }
 
 /// Checks a topic filter: `+` and `#` stand alone in their level, `#` only last.

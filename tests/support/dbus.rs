@@ -15,29 +15,17 @@ pub struct PrivateBus {
 impl PrivateBus {
     /// Starts a daemon with the session bus configuration on a fresh socket.
     pub fn start() -> PrivateBus {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bus");
-        let address = format!("unix:path={}", socket.display());
-        let child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", &format!("--address={address}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon runs (apt-get install dbus; .ci/run installs it)");
-        wait_for(&socket);
-        PrivateBus { child, address, _dir: dir }
+        Self::spawn(|address, _| vec!["--session".into(), format!("--address={address}")])
     }
 
     /// Starts a daemon whose default policy allows everything and then applies `rules` (policy elements such
     /// as `<deny send_destination="org.bluez"/>`), as a system bus configured to refuse a user would.
     #[allow(dead_code)] // not every test that includes this module uses it
     pub fn start_with_policy(rules: &str) -> PrivateBus {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bus");
-        let address = format!("unix:path={}", socket.display());
-        let config = dir.path().join("bus.conf");
-        let text = format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+        Self::spawn(|address, dir| {
+            let config = dir.join("bus.conf");
+            let text = format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
@@ -51,10 +39,20 @@ impl PrivateBus {
   </policy>
 </busconfig>
 "#
-        );
-        std::fs::write(&config, text).unwrap();
+            );
+            std::fs::write(&config, text).unwrap();
+            vec![format!("--config-file={}", config.display())]
+        })
+    }
+
+    /// Runs `dbus-daemon` with the arguments `args` gives for the socket address and a fresh directory.
+    fn spawn(args: impl FnOnce(&str, &Path) -> Vec<String>) -> PrivateBus {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let address = format!("unix:path={}", socket.display());
         let child = Command::new("dbus-daemon")
-            .args(["--nofork", "--nopidfile", &format!("--config-file={}", config.display())])
+            .args(["--nofork", "--nopidfile"])
+            .args(args(&address, dir.path()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
