@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::host_port::split_host_port;
+use crate::model::url_text::{percent_decode, percent_encode, split_host_port};
 
 /// CoAP's registered UDP port.
 pub const DEFAULT_PORT: u16 = 5683;
@@ -172,8 +172,16 @@ impl fmt::Display for CoapUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
         let port = if self.port == DEFAULT_PORT { String::new() } else { format!(":{}", self.port) };
-        write!(f, "coap://{host}{port}{}", self.resource())?;
-        let mut options: Vec<String> = self.query.clone();
+        let path: Vec<String> = self.path.iter().map(|segment| percent_encode(segment)).collect();
+        write!(f, "coap://{host}{port}/{}", path.join("/"))?;
+        let mut options: Vec<String> = self
+            .query
+            .iter()
+            .map(|item| match item.split_once('=') {
+                Some((key, value)) => format!("{}={}", percent_encode(key), percent_encode(value)),
+                None => percent_encode(item),
+            })
+            .collect();
         if !self.observe {
             options.push("observe=off".into());
         }
@@ -213,25 +221,6 @@ fn duration(key: &str, value: &str) -> Result<Duration, String> {
     parsed.map_err(|_| format!("{key} must be a duration such as 2s or 500ms, not `{value}`"))
 }
 
-fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-            let byte =
-                hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| format!("bad %-escape in `{text}`"))?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("`{text}` is not UTF-8 once %-decoded"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,11 +238,12 @@ mod tests {
     #[test]
     fn benchtop_options_are_taken_out_and_the_rest_is_sent() {
         let url = CoapUrl::parse(
-            "coap://[::1]:5699/t?observe=off&poll=2s&type=non&unit=c&json=a.b&block=64&ack_timeout=200ms&x%20y",
+            "coap://[::1]:5699/t%2Fx?observe=off&poll=2s&type=non&unit=c&json=a.b&block=64&ack_timeout=200ms&x%20y&k=a%26b",
         )
         .unwrap();
         assert_eq!((url.host.as_str(), url.port, url.address()), ("::1", 5699, "[::1]:5699".to_string()));
-        assert_eq!(url.query, ["unit=c", "x y"]);
+        assert_eq!(url.path, ["t/x"]);
+        assert_eq!(url.query, ["unit=c", "x y", "k=a&b"]);
         assert!(!url.observe && !url.confirmable);
         assert_eq!(url.poll, Some(Duration::from_secs(2)));
         assert_eq!(url.json_path.as_deref(), Some("a.b"));
@@ -274,7 +264,7 @@ mod tests {
             ("coap://h/x?observe=maybe", "observe must be"),
             ("coap://h/x?poll=soon", "poll must be a duration"),
             ("coap://h/x?type=ack", "type must be"),
-            ("coap://h/%zz", "bad %-escape"),
+            ("coap://h/%zz", "two hex digits"),
         ] {
             let error = CoapUrl::parse(text).unwrap_err();
             assert!(error.reason.contains(expected), "{text}: {error}");

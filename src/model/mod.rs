@@ -2,10 +2,10 @@
 //! energy maths. Everything here is testable without a window or a runtime.
 
 pub mod budget;
-pub mod host_port;
 pub mod live;
 pub mod series;
 pub mod source;
 pub mod text_position;
 pub mod textline;
 pub mod units;
+pub mod url_text;

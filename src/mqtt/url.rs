@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::model::host_port::split_host_port;
+use crate::model::url_text::{percent_decode, percent_encode, split_host_port};
 
 /// Default port of plain MQTT.
 pub const DEFAULT_PORT: u16 = 1883;
@@ -492,39 +492,6 @@ pub fn filter_matches(filter: &str, topic: &str) -> bool {
         }
     }
     topic_levels.next().is_none()
-}
-
-fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3).ok_or("a % must be followed by two hex digits")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| "a % must be followed by two hex digits")?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "percent-encoded text must be UTF-8".to_string())
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '%' | '&' | '?' | '@' | ':' | '/' | '#' | ' ' | '=' => {
-                let mut buffer = [0u8; 4];
-                for b in c.encode_utf8(&mut buffer).bytes() {
-                    out.push_str(&format!("%{b:02X}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

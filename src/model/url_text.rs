@@ -1,5 +1,5 @@
-//! `HOST[:PORT]` as URLs write it (`127.0.0.1:1883`, `broker.local`, `[::1]:5683`), shared by the MQTT and
-//! CoAP URL readers. Pure parsing: no name is resolved here.
+//! Pieces of URLs as text, shared by the MQTT and CoAP URL readers: `HOST[:PORT]` (`127.0.0.1:1883`,
+//! `broker.local`, `[::1]:5683`) and %-escapes. Pure parsing: no name is resolved here.
 
 /// Splits `text` into its host (an IPv6 address without brackets) and its port, if one is given; `example` is
 /// a whole URL shown when the host is missing.
@@ -28,6 +28,41 @@ pub fn split_host_port(text: &str, example: &str) -> Result<(String, Option<u16>
     Ok((host.to_string(), port))
 }
 
+/// Undoes %-escapes (`%20` → space); the result must be UTF-8.
+pub fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).ok_or("a % must be followed by two hex digits")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| "a % must be followed by two hex digits")?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "percent-encoded text must be UTF-8".to_string())
+}
+
+/// Escapes the characters that would end a URL part early (`%&?@:/#=` and space).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' | '&' | '?' | '@' | ':' | '/' | '#' | ' ' | '=' => {
+                let mut buffer = [0u8; 4];
+                for b in c.encode_utf8(&mut buffer).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +77,13 @@ mod tests {
         assert!(split_host_port(":80", "coap://h/t").unwrap_err().contains("e.g. coap://h/t"));
         assert!(split_host_port("h:0", "x").unwrap_err().contains("from 1 to 65535"));
         assert!(split_host_port("h:http", "x").unwrap_err().contains("not `http`"));
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        let text = "a b/c?d=e&f:g@h#i%j é";
+        assert_eq!(percent_decode(&percent_encode(text)).unwrap(), text);
+        assert!(percent_decode("%zz").unwrap_err().contains("two hex digits"));
+        assert!(percent_decode("%ff").unwrap_err().contains("UTF-8"));
     }
 }
