@@ -129,7 +129,7 @@ fn explorer_window_in_a_child_with_the_bus() {
     window::type_into(&mut harness, "Bytes", "0g");
     harness.get_by_label("Write").click();
     harness.run_steps(2);
-    let refused = "`g` is not a hex digit; type bytes as pairs of hex digits, like 01 ff";
+    let refused = "character 2 ('g') is not a hex digit; use 0-9 and a-f";
     harness.get_by_label(refused);
     harness.get_by_label("Read").click();
     harness.run_steps(2);

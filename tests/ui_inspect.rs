@@ -67,6 +67,9 @@ fn a_captured_payload_comes_back_from_the_capture_list() {
     harness.state_mut().inspector().capture("board · console 1.500 s", vec![0x01, 0x67, 0x01, 0x10]);
     harness.run_steps(2);
     assert!(harness.state_mut().inspector().decoded().is_none(), "nothing pasted yet");
+    // The board's frames keep arriving at the top of the list; as a user would, pause it before clicking.
+    harness.get_by_label("Pause capture").click();
+    harness.run_steps(2);
     harness.get_by_label("board · console 1.500 s").click();
     harness.run_steps(3);
     let decoded = harness.state_mut().inspector().decoded().cloned().unwrap().unwrap();

@@ -48,6 +48,14 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, InspectError> {
     Ok(digits.chunks(2).map(|pair| pair.iter().fold(0u8, |byte, (_, digit)| (byte << 4) | digit)).collect())
 }
 
+/// [`parse_hex`] with only the reason as its error, for a form that shows what to fix next to the field.
+pub fn parse_hex_text(text: &str) -> Result<Vec<u8>, String> {
+    parse_hex(text).map_err(|error| match error {
+        InspectError::Input { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
 fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, ':' | '-' | ',')
 }

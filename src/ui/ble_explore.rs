@@ -19,8 +19,9 @@ pub use self::state::{CharacteristicView, Connection, ExplorerState, PLOT_POINTS
 use super::ble_scan::BleScan;
 use super::theme;
 use crate::ble::explore::GattTree;
-use crate::ble::explorer::{ExploreCommand, ExplorerLink, parse_hex, spawn_explorer};
+use crate::ble::explorer::{ExploreCommand, ExplorerLink, spawn_explorer};
 use crate::ble::scan::ScannedDevice;
+use crate::inspect::input::parse_hex_text;
 
 /// Most events taken from the connection per frame (the rest wait for the next frame).
 const EVENTS_PER_FRAME: usize = 1024;
@@ -277,8 +278,11 @@ impl Session {
                     ui.checkbox(&mut c.with_response, "with response");
                 }
                 if ui.add_enabled(!c.pending, egui::Button::new("Write")).clicked() {
-                    let value =
-                        if c.write_as_text { Ok(c.write_text.clone().into_bytes()) } else { parse_hex(&c.write_text) };
+                    let value = if c.write_as_text {
+                        Ok(c.write_text.clone().into_bytes())
+                    } else {
+                        parse_hex_text(&c.write_text)
+                    };
                     match value {
                         Ok(value) => commands.push(ExploreCommand::Write {
                             characteristic: uuid,

@@ -103,27 +103,14 @@ impl WriteForm {
             return Err("write to a resource: type its path, e.g. /config".into());
         }
         let content_format = content_format_number(self.content_format.trim())?;
-        let payload = if self.hex_payload() { hex_bytes(&self.payload)? } else { self.payload.clone().into_bytes() };
+        let payload = if self.hex_payload() {
+            crate::inspect::input::parse_hex_text(&self.payload)
+                .map_err(|reason| format!("the payload is not hex ({reason}); nothing was sent"))?
+        } else {
+            self.payload.clone().into_bytes()
+        };
         Ok(WriteRequest { url: server.with_path(path), method: self.method, content_format, payload })
     }
-}
-
-/// `01 a2 ff`, `01a2ff` or `01:a2:ff` as bytes.
-fn hex_bytes(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!("the payload has an odd number of hex digits ({}); nothing was sent", digits.len()));
-    }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let byte: String = pair.iter().collect();
-            u8::from_str_radix(&byte, 16)
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            "the payload is not hex (use 0-9 and a-f, as this Content-Format is binary); nothing was sent".into()
-        })
 }
 
 /// The source that opens `resource` of `server`: observed when it says it is observable (or `observe` is

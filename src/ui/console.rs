@@ -39,23 +39,7 @@ pub struct HexError(pub String);
 
 /// Parses `01 02 ff`, `0102ff` or `0x01,0x02`: pairs of hex digits, separators ignored.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
-    let digits: String = text
-        .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
-        .map(|token| token.trim_start_matches("0x").trim_start_matches("0X"))
-        .collect();
-    if digits.is_empty() {
-        return Err(HexError("type hex bytes, e.g. 01 02 ff".into()));
-    }
-    if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(HexError(format!("`{bad}` is not a hex digit")));
-    }
-    if !digits.len().is_multiple_of(2) {
-        return Err(HexError("an odd number of hex digits; every byte takes two".into()));
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|e| HexError(e.to_string())))
-        .collect()
+    crate::inspect::input::parse_hex_text(text).map_err(HexError)
 }
 
 impl ConsoleState {

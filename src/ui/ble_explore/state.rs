@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::ble::decode::{decode_standard, plot_values};
 use crate::ble::explore::GattTree;
-use crate::ble::explorer::{ExploreEvent, parse_hex};
+use crate::ble::explorer::ExploreEvent;
+use crate::inspect::input::parse_hex_text;
 
 /// Points kept per plotted channel, newest last.
 pub const PLOT_POINTS: usize = 2000;
@@ -116,8 +117,10 @@ impl CharacteristicView {
 
     fn from_tree(node: &crate::ble::explore::CharacteristicNode) -> Option<Self> {
         let uuid = node.uuid.parse().ok()?;
-        let value =
-            node.value_hex.as_deref().map(|h| if h.is_empty() { Vec::new() } else { parse_hex(h).unwrap_or_default() });
+        let value = node
+            .value_hex
+            .as_deref()
+            .map(|h| if h.is_empty() { Vec::new() } else { parse_hex_text(h).unwrap_or_default() });
         let write_with_response = node.properties.contains(&"write");
         Some(CharacteristicView {
             uuid,

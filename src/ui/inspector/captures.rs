@@ -104,8 +104,11 @@ impl CaptureFilter {
 /// The capture list.
 #[derive(Default)]
 pub struct Captures {
-    /// Newest first.
-    list: VecDeque<Capture>,
+    /// Newest first, each with the number it was kept under (a stable widget id, so a click lands on the
+    /// capture that was under the pointer even when newer ones pushed the list down meanwhile).
+    list: VecDeque<(u64, Capture)>,
+    /// Captures kept so far.
+    kept: u64,
     /// Which kinds are shown.
     pub filter: CaptureFilter,
     /// While paused, device frames are counted, not kept.
@@ -118,9 +121,10 @@ impl Captures {
     /// Keeps a capture (newest first), dropping the oldest of its kind beyond [`CAPTURES_PER_KIND`].
     pub fn push(&mut self, capture: Capture) {
         let kind = capture.kind;
-        self.list.push_front(capture);
-        if self.list.iter().filter(|c| c.kind == kind).count() > CAPTURES_PER_KIND
-            && let Some(oldest) = self.list.iter().rposition(|c| c.kind == kind)
+        self.kept += 1;
+        self.list.push_front((self.kept, capture));
+        if self.list.iter().filter(|(_, c)| c.kind == kind).count() > CAPTURES_PER_KIND
+            && let Some(oldest) = self.list.iter().rposition(|(_, c)| c.kind == kind)
         {
             self.list.remove(oldest);
         }
@@ -169,12 +173,12 @@ impl Captures {
 
     /// The captures the filter shows, newest first.
     pub fn shown(&self) -> impl Iterator<Item = &Capture> {
-        self.list.iter().filter(|c| self.filter.shows(c.kind))
+        self.list.iter().map(|(_, c)| c).filter(|c| self.filter.shows(c.kind))
     }
 
     /// Every capture kept, newest first.
     pub fn all(&self) -> impl Iterator<Item = &Capture> {
-        self.list.iter()
+        self.list.iter().map(|(_, c)| c)
     }
 
     /// The list with its filter and pause controls; returns the capture clicked.
@@ -203,8 +207,8 @@ impl Captures {
         });
         let mut chosen = None;
         egui::ScrollArea::vertical().id_salt("inspect-captures").max_height(140.0).show(ui, |ui| {
-            for capture in self.shown() {
-                if ui.selectable_label(false, &capture.label).clicked() {
+            for (kept, capture) in self.list.iter().filter(|(_, c)| self.filter.shows(c.kind)) {
+                if ui.push_id(kept, |ui| ui.selectable_label(false, &capture.label)).inner.clicked() {
                     chosen = Some(capture.clone());
                 }
             }
