@@ -185,6 +185,10 @@ fn a_lost_notification_is_counted_and_the_observation_goes_on() {
             }
         }
         assert_eq!(values, 8);
+        // The capture list gets every datagram from the registration on.
+        let seen = summaries(&mut board.frames());
+        assert!(seen[0].starts_with("sent CON GET /temperature obs=0"), "{seen:#?}");
+        assert!(seen[1].starts_with("received ACK 2.05 Content obs=0"), "{seen:#?}");
         assert_eq!(board.coap_stats().snapshot().lost_notifications, 1);
         assert!(
             lost_lines.iter().any(|l| l == "1 notification of /temperature lost (the Observe numbers skip)"),

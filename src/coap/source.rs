@@ -36,6 +36,8 @@ pub struct CoapBoard {
     info: DeviceInfo,
     stats: Arc<LinkStats>,
     client: CoapClient,
+    /// Listening since before the first exchange, so that the registration shows in the capture list too.
+    first_frames: std::sync::Mutex<Option<FrameListener>>,
     stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
 }
 
@@ -47,8 +49,10 @@ impl CoapBoard {
     pub async fn open(url: &CoapUrl, capacity: usize) -> Result<(CoapBoard, TelemetryStream), CoapError> {
         let decoding = payload_decoding(url).map_err(CoapError::Protocol)?;
         let client = CoapClient::connect(url).await?;
-        // Listening before the first exchange, so that a bad datagram in answer to it is shown too.
+        // Listening before the first exchange, so that a bad datagram in answer to it is shown too, and the
+        // registration is in the capture list.
         let problems = client.problems();
+        let first_frames = std::sync::Mutex::new(Some(client.datagrams()));
         let (first, observation) = if url.observe {
             let observation = Observation::register(&client, url).await?;
             (None, Some(observation))
@@ -80,7 +84,7 @@ impl CoapBoard {
             unreadable_reported: HashSet::new(),
         };
         tokio::spawn(reader.run(first, observation, problems, stop_rx));
-        Ok((CoapBoard { info, stats, client, stop: Some(stop_tx) }, telemetry))
+        Ok((CoapBoard { info, stats, client, first_frames, stop: Some(stop_tx) }, telemetry))
     }
 
     /// A description with no channels: channels are named by the resource as values arrive.
@@ -98,9 +102,11 @@ impl CoapBoard {
         self.client.stats()
     }
 
-    /// Copies of every datagram from now on, both ways (decode them with the inspector's `coap` format).
+    /// Copies of every datagram both ways (decode them with the inspector's `coap` format): the first call gets
+    /// them from before the first exchange (the registration and its answer), later calls from now on.
     pub fn frames(&self) -> FrameListener {
-        self.client.datagrams()
+        let first = self.first_frames.lock().ok().and_then(|mut first| first.take());
+        first.unwrap_or_else(|| self.client.datagrams())
     }
 
     /// Stops reading and deregisters the observation, waiting for the server's answer (a few seconds at most).

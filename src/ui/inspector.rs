@@ -318,7 +318,8 @@ impl InspectorView {
 /// The hex pane; returns the byte under the pointer.
 fn hex_ui(ui: &mut egui::Ui, bytes: &[u8], highlight: Option<&std::ops::Range<usize>>) -> Option<usize> {
     let mut hovered = None;
-    egui::Grid::new("inspect-hex").spacing([4.0, 2.0]).show(ui, |ui| {
+    // Columns as narrow as two hex digits, so that the field tree fits beside the grid.
+    egui::Grid::new("inspect-hex").spacing([4.0, 2.0]).min_col_width(0.0).show(ui, |ui| {
         for (row, chunk) in bytes.chunks(ROW_BYTES).enumerate() {
             ui.label(RichText::new(format!("{:04x}", row * ROW_BYTES)).monospace().color(theme::MUTED));
             for (column, byte) in chunk.iter().enumerate() {
