@@ -96,3 +96,19 @@ fn errors_are_sentences_and_exit_codes() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8(output.stderr).unwrap().contains("benchtop coap get"));
 }
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    // As `benchtop inspect … | head -0`: the reader is gone before anything is printed.
+    let mut child = Command::new(BIN)
+        .args(["inspect", "--format", "lpp", "--hex", "01 67 01 10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

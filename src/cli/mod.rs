@@ -75,6 +75,7 @@ pub enum Command {
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let cli = Cli::parse();
     init_logging();
     match run(cli) {
@@ -111,6 +112,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         // rumqttd starts its own runtime, which cannot nest inside ours.
         Some(Command::Broker(args)) => broker::run(args),
     }
+}
+
+/// `benchtop … | head`: once the reader of stdout has gone, printing more fails; that ends the program quietly
+/// with the status a shell expects of a program stopped by SIGPIPE (141), instead of a panic message.
+fn quiet_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 fn init_logging() {
