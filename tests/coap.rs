@@ -160,6 +160,41 @@ fn observe_delivers_notifications_in_order_and_deregisters() {
 }
 
 #[test]
+fn a_notification_larger_than_a_block_is_completed_with_gets() {
+    let server = Server::start(coap::free_udp_port(), &[]);
+    runtime().block_on(async {
+        let chunked = url(&server.url("/chunked"));
+        let client = CoapClient::connect(&chunked).await.unwrap();
+        let mut datagrams = client.datagrams();
+        let mut observation = Observation::register(&client, &chunked).await.unwrap();
+        let mut bodies = Vec::new();
+        while bodies.len() < 3 {
+            match tokio::time::timeout(Duration::from_secs(5), observation.next()).await.unwrap() {
+                ObserveEvent::Notification { response, .. } => bodies.push(response.payload_text()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for body in &bodies {
+            // 300 bytes of one version: every block of a notification comes from the same reading.
+            assert_eq!(body.len(), 300, "{body}");
+            let first = body.split("; ").next().unwrap();
+            assert!(
+                body.split("; ").filter(|part| !part.is_empty()).all(|part| first.starts_with(part) || part == first),
+                "{body}"
+            );
+        }
+        assert_ne!(bodies[0], bodies[2], "the resource changes");
+        let seen = summaries(&mut datagrams);
+        assert!(
+            seen.iter().any(|s| s.starts_with("received NON 2.05 Content obs=") && s.contains("block2=0+/64")),
+            "{seen:#?}"
+        );
+        assert!(seen.iter().any(|s| s.starts_with("sent CON GET /chunked block2=4/64")), "{seen:#?}");
+        observation.cancel(Duration::from_secs(3)).await.unwrap();
+    });
+}
+
+#[test]
 fn a_lost_notification_is_counted_and_the_observation_goes_on() {
     let server = Server::start(coap::free_udp_port(), &["--period", "0.1"]);
     // The relay drops the notification numbered 3 on its way to the client (NON: nobody resends it).

@@ -327,6 +327,7 @@ impl CoapClient {
     /// Fetches blocks `from_block` onwards of a resource whose first block(s) came in a notification.
     pub(crate) async fn rest_of_blocks(&self, url: &CoapUrl, first: &Packet) -> Result<Vec<u8>, CoapError> {
         let mut body = first.payload.clone();
+        let etag = first.get_first_option(CoapOption::ETag).cloned();
         let mut last = message::block(first, CoapOption::Block2);
         while let Some(block) = last.filter(|b| b.more) {
             let size = 1usize << (block.size_exponent + 4);
@@ -334,6 +335,11 @@ impl CoapClient {
             let reply = self.exchange(packet).await?;
             if message::raw_code(&reply) >> 5 != 2 {
                 return Err(CoapError::Status { code: message::raw_code(&reply), payload: reply.payload.clone() });
+            }
+            if etag.is_some() && reply.get_first_option(CoapOption::ETag) != etag.as_ref() {
+                return Err(CoapError::Protocol(
+                    "the resource changed while the blocks of a notification were read (its ETag changed)".into(),
+                ));
             }
             body.extend_from_slice(&reply.payload);
             if body.len() > MAX_BODY_BYTES {

@@ -6,6 +6,8 @@ Resources:
   /humidity     observable, application/json {"value": ..., "unit": "%RH"}
   /senml        application/senml+cbor pack with two records
   /large        --large-bytes of text, read block-wise
+  /chunked      observable, 300 bytes that change every second, notified block-wise (block 0 of 64 bytes in the
+                notification, the rest by GET; RFC 7959 §2.6), with an ETag per version
   /config       GET the stored body; PUT replaces it (2.04), POST appends to it (2.01)
   /.well-known/core
 
@@ -55,6 +57,25 @@ class Ticking(resource.ObservableResource):
         message.opt.max_age = self.max_age
         # Sensors send notifications non-confirmable; the registration's answer still rides on the ACK.
         message.mtype = aiocoap.NON
+        return message
+
+
+class Chunked(Ticking):
+    """Notifications carry only the first block of the body; the client GETs the rest."""
+
+    async def needs_blockwise_assembly(self, request):
+        return False
+
+    async def render_get(self, request):
+        body = (f"reading {self.value:.1f}; " * 30).encode()[:300]
+        block = request.opt.block2
+        number, size_exponent = (block.block_number, block.size_exponent) if block else (0, 2)
+        whole = aiocoap.Message(code=aiocoap.CONTENT, payload=body, content_format=0)
+        message = whole._extract_block(number, size_exponent, 1024)
+        message.opt.etag = f"{self.value:.1f}".encode()
+        message.opt.max_age = self.max_age
+        if block is None:
+            message.mtype = aiocoap.NON
         return message
 
 
@@ -114,12 +135,14 @@ async def main():
     )
     site.add_resource(["temperature"], temperature)
     site.add_resource(["humidity"], humidity)
+    chunked = Chunked("/chunked", 0.0, 1.0, args.max_age + 1, None)
+    site.add_resource(["chunked"], chunked)
     site.add_resource(["senml"], Senml())
     site.add_resource(["large"], Large(args.large_bytes))
     site.add_resource(["config"], Config())
 
     await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", args.port))
-    tasks = [asyncio.create_task(temperature.tick()), asyncio.create_task(humidity.tick())]
+    tasks = [asyncio.create_task(r.tick()) for r in (temperature, humidity, chunked)]
     say("ready")
     # Runs until the test closes stdin (or kills the process).
     loop = asyncio.get_running_loop()
