@@ -34,7 +34,7 @@ fn discover_observe_and_write_to_a_coap_server() {
     assert!(discovered.resources.iter().any(|r| r.path == "/config" && !r.observable));
     harness.get_by_label("/temperature");
     // Observable resources get Observe, the others Read.
-    assert_eq!(harness.query_all_by_label("Observe").count(), 2, "/temperature and /humidity");
+    assert_eq!(harness.query_all_by_label("Observe").count(), 3, "/temperature, /humidity and /chunked");
     assert!(harness.query_all_by_label("Read").count() >= 3, "/senml, /large, /config");
 
     // The first Observe is /temperature's (the server lists it before /humidity).
