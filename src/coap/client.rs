@@ -193,11 +193,6 @@ impl CoapClient {
         Ok(CoapClient { shared, _reader: Arc::new(reader) })
     }
 
-    /// The server's address.
-    pub fn peer(&self) -> SocketAddr {
-        self.shared.peer
-    }
-
     /// The URL this client was opened for.
     pub fn url(&self) -> &CoapUrl {
         &self.shared.url
@@ -211,11 +206,6 @@ impl CoapClient {
     /// Copies of every datagram from now on, both ways, for the inspector's capture list.
     pub fn datagrams(&self) -> FrameListener {
         self.shared.tap.listen()
-    }
-
-    /// The tap itself (a board shares it).
-    pub fn tap(&self) -> &FrameTap {
-        &self.shared.tap
     }
 
     /// Each datagram that is not CoAP from now on, as a sentence (a listener that falls behind skips some).
@@ -300,8 +290,7 @@ impl CoapClient {
             if response.payload.len() + size > MAX_BODY_BYTES {
                 return Err(CoapError::Protocol(format!("the response is larger than {} MiB", MAX_BODY_BYTES >> 20)));
             }
-            let get_url = CoapUrl { confirmable: url.confirmable, ..url.clone() };
-            let packet = build_get_block(&get_url, next, size)?;
+            let packet = build_get_block(url, next, size)?;
             first = self.exchange(packet).await?;
             let got = message::block(&first, CoapOption::Block2);
             if message::raw_code(&first) >> 5 != 2 {

@@ -94,11 +94,6 @@ impl Observation {
         self.observable
     }
 
-    /// The observed URL.
-    pub fn url(&self) -> &CoapUrl {
-        &self.url
-    }
-
     /// The next event; waits as long as it takes (the observation re-registers on its own).
     pub async fn next(&mut self) -> ObserveEvent {
         if let Some(event) = self.pending.take() {
@@ -238,8 +233,7 @@ impl Observation {
         let mut response = Response::from_packet(&packet);
         self.due = now + Duration::from_secs(u64::from(response.max_age_s));
         if message::block(&packet, CoapOption::Block2).is_some_and(|b| b.more) {
-            let url = CoapUrl { query: self.url.query.clone(), ..self.url.clone() };
-            match self.client.rest_of_blocks(&url, &packet).await {
+            match self.client.rest_of_blocks(&self.url, &packet).await {
                 Ok(body) => response.payload = body,
                 Err(error) => {
                     return Some(ObserveEvent::Problem(format!("could not read the rest of a notification: {error}")));
